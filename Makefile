@@ -1,0 +1,35 @@
+# One place for the project's commands. Each target installs what it needs first (uv + the lock).
+PYTHON ?= python3
+UV := .venv-tools/bin/uv
+N ?= 2000
+MONTHS ?= 72
+SEED ?= 42
+
+.PHONY: setup demo test check format bench clean
+
+$(UV):
+	$(PYTHON) -m venv .venv-tools
+	.venv-tools/bin/python -m pip install --quiet "uv==0.13.9"
+
+setup: $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+
+demo: setup
+	$(UV) run --frozen spifeb demo --persons $(N) --months $(MONTHS) --seed $(SEED)
+
+test: setup
+	$(UV) run --frozen pytest -q -n 2
+
+check: setup
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format: setup
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
+
+bench: setup
+	$(UV) run --frozen python benchmarks/bench_synth.py
+
+clean:
+	rm -rf .venv .venv-tools

@@ -1,0 +1,1 @@
+"""SPIFEB: the command line and the tools people run (synthetic extracts, pseudonymisation)."""

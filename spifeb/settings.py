@@ -1,0 +1,23 @@
+"""Where the runtime data lives. One environment variable moves all of it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATA_DIR_ENV = "SPIFEB_DATA_DIR"
+
+
+def data_dir() -> Path:
+    """Root of the runtime data (landing, lake, warehouse, published): `./data` unless moved."""
+    return Path(os.environ.get(DATA_DIR_ENV, "data")).resolve()
+
+
+def landing_dir() -> Path:
+    """The collectivities' drop zone."""
+    return data_dir() / "landing"
+
+
+def ground_truth_dir() -> Path:
+    """Synthetic ground truth, kept apart from the landing zone and never read by the pipeline."""
+    return data_dir() / "synthetic_truth"
