@@ -88,7 +88,11 @@ def _load_canonical(root: Path) -> tuple[dict[str, CodeList], dict[str, Entity],
 
 def _check_entity(name: str, entity: Entity, code_lists: dict[str, CodeList], path: Path) -> None:
     fields = entity.fields
-    for key in [entity.record_id, entity.updated_at, *(f for pair in entity.date_order for f in pair)]:
+    for key in [
+        entity.record_id,
+        entity.updated_at,
+        *(f for pair in entity.date_order for f in pair),
+    ]:
         if key is not None and key not in fields:
             raise ContractError(path, f"entity {name}: refers to unknown field {key!r}")
     if entity.person_level and not {"pseudo_nir", "pseudo_ec"} <= fields.keys():
@@ -118,7 +122,9 @@ def _load_layout(
     for entity_name in layout_content.get("entities") or []:
         path = layout_dir / f"{entity_name}.yaml"
         if not path.exists():
-            raise ContractError(layout_path, f"lists entity {entity_name!r} but {path.name} is missing")
+            raise ContractError(
+                layout_path, f"lists entity {entity_name!r} but {path.name} is missing"
+            )
         contracts[f"{layout}/{entity_name}"] = _load_contract(
             path, layout, version, layout_content.get("physical") or {}, entities, code_lists
         )
@@ -139,7 +145,12 @@ def _load_contract(
         raise ContractError(path, f"entity {entity_name!r} does not match the file name")
     if entity_name not in entities:
         raise ContractError(path, f"unknown canonical entity {entity_name!r}")
-    physical = _parse(Physical, {**layout_physical, **(content.get("physical") or {})}, path)
+    physical = _parse(
+        Physical,
+        {**layout_physical, **(content.get("physical") or {})},
+        path,
+        "physical (layout.yaml merged with this file): ",
+    )
     columns = [
         _parse(ColumnMapping, column, path, f"column {i + 1}: ")
         for i, column in enumerate(content.get("columns") or [])
@@ -148,7 +159,9 @@ def _load_contract(
     try:
         file_spec.file_name(dt.date(2025, 1, 31))
     except (KeyError, ValueError, IndexError) as exc:
-        raise ContractError(path, f"file name pattern {file_spec.name!r} is invalid ({exc})") from exc
+        raise ContractError(
+            path, f"file name pattern {file_spec.name!r} is invalid ({exc})"
+        ) from exc
     entity = entities[entity_name]
     _check_columns(path, entity, columns, code_lists)
     return Contract(
@@ -183,7 +196,9 @@ def _check_columns(
         _check_column(path, column, entity.fields[column.field], code_lists)
 
 
-def _check_column(path: Path, column: ColumnMapping, field, code_lists: dict[str, CodeList]) -> None:
+def _check_column(
+    path: Path, column: ColumnMapping, field, code_lists: dict[str, CodeList]
+) -> None:
     where = f"column {column.native!r}"
     if field.type in ("code", "code_set"):
         if not column.codes:

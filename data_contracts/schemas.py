@@ -69,7 +69,9 @@ def _field_checks(
         checks.append(pa.Check.str_matches(COMMUNE_PATTERN, name="format_invalide"))
     elif field.type == "year_month":
         checks.append(
-            pa.Check(lambda d: d.lazyframe.select(pl.col(d.key).dt.day() == 1), name="mois_invalide")
+            pa.Check(
+                lambda d: d.lazyframe.select(pl.col(d.key).dt.day() == 1), name="mois_invalide"
+            )
         )
     if field.pattern:
         checks.append(pa.Check.str_matches(field.pattern, name="format_invalide"))
@@ -77,7 +79,9 @@ def _field_checks(
         checks.append(pa.Check.ge(field.min, name="valeur_negative"))
     if extract_date is not None and field.type in DATE_TYPES and field.not_after_extract:
         limit = (
-            dt.datetime.combine(extract_date, dt.time.max) if field.type == "datetime" else extract_date
+            dt.datetime.combine(extract_date, dt.time.max)
+            if field.type == "datetime"
+            else extract_date
         )
         checks.append(pa.Check.le(limit, name="date_future"))
     return checks
@@ -168,7 +172,9 @@ def validation_errors(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.Dat
             {
                 "index": int(case["index"]),
                 "field": _failed_field(schema, case),
-                "rule": _rule_name(schema, case["schema_context"], case["column"], case["check_number"]),
+                "rule": _rule_name(
+                    schema, case["schema_context"], case["column"], case["check_number"]
+                ),
             }
             for case in cases.iter_rows(named=True)
         ]
