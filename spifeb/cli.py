@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from spifeb import pseudonymisation
+from spifeb import pseudonymisation, settings
 
 app = typer.Typer(
     name="spifeb",
@@ -101,5 +104,111 @@ def pseudonymise_command(
     )
 
 
+def _year_month(value: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise typer.BadParameter("attendu : AAAA-MM (par exemple 2018-01)") from None
+
+
+@app.command("synth")
+def synth_command(
+    persons: Annotated[int, typer.Option("--persons", min=1, help="Nombre de personnes.")] = 10_000,
+    start: Annotated[str, typer.Option("--start", help="Premier mois (AAAA-MM).")] = "2018-01",
+    months: Annotated[int, typer.Option("--months", min=1, help="Nombre de mois simulés.")] = 72,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Graine (mêmes octets pour une graine).")
+    ] = 42,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Zone de dépôt à écrire (défaut : data/landing).")
+    ] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth", help="Vérité terrain, hors zone de dépôt (défaut : à côté de --out)."
+        ),
+    ] = None,
+    extracts: Annotated[
+        int | None,
+        typer.Option(
+            "--extracts", min=1, help="N'écrire que les K extraits les plus récents par source."
+        ),
+    ] = None,
+    defect_rate: Annotated[
+        float, typer.Option("--defect-rate", min=0.0, max=0.5, help="Taux d'anomalies injectées.")
+    ] = 0.0,
+    clear_extract: Annotated[
+        bool,
+        typer.Option(
+            "--clear-extract", help="Injecter un extrait non pseudonymisé (test de refus)."
+        ),
+    ] = False,
+) -> None:
+    """Génère des extraits synthétiques réalistes au format exact des sept collectivités."""
+    from spifeb.synthetic.generate import SynthOptions, clear_landing, generate
+
+    landing = (out or settings.landing_dir()).resolve()
+    options = SynthOptions(
+        persons=persons,
+        start=_year_month(start),
+        months=months,
+        seed=seed,
+        out=landing,
+        truth=(truth or landing.parent / "synthetic_truth").resolve(),
+        extracts=extracts,
+        defect_rate=defect_rate,
+        clear_extract=clear_extract,
+    )
+    clear_landing(landing)
+    console = Console()
+    with Progress(
+        TextColumn("[bold]Extraits synthétiques"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("synth", total=None)
+        summary = generate(
+            options, lambda done, total: progress.update(task, completed=done, total=total)
+        )
+    table = Table(title="Extraits écrits", show_lines=False)
+    table.add_column("Source")
+    table.add_column("Lignes (tous extraits)", justify="right")
+    for source, rows in sorted(summary.rows_by_source.items()):
+        table.add_row(source, f"{rows:,}".replace(",", " "))
+    console.print(table)
+    console.print(
+        f"{summary.extracts} extraits, {summary.files} fichiers dans [bold]{escape(str(landing))}[/] ; "
+        f"vérité terrain dans {escape(str(options.truth))}"
+        + (f" ; {summary.defects} anomalies injectées" if summary.defects else "")
+    )
+
+
+@app.command("demo")
+def demo_command(
+    persons: Annotated[int, typer.Option("--persons", min=1, help="Nombre de personnes.")] = 2_000,
+    months: Annotated[int, typer.Option("--months", min=1, help="Nombre de mois simulés.")] = 72,
+    seed: Annotated[int, typer.Option("--seed", help="Graine.")] = 42,
+) -> None:
+    """Chaîne complète sur données synthétiques (pour l'instant : génération des extraits)."""
+    synth_command(
+        persons=persons,
+        start="2018-01",
+        months=months,
+        seed=seed,
+        out=None,
+        truth=None,
+        extracts=None,
+        defect_rate=0.0,
+        clear_extract=False,
+    )
+
+
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

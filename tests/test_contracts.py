@@ -47,8 +47,15 @@ def test_inventory_is_taken_from_the_spec_text():
 def test_every_source_of_the_spec_has_a_contract(catalog):
     assert sorted(catalog.sources) == sorted(SOURCES)
     layouts = {s: catalog.sources[s].layout for s in SOURCES}
-    assert layouts == {"reg53": "R", "cd22": "A", "cd29": "B", "cd35": "C", "cd56": "A",
-                       "bmo": "M1", "rmo": "M2"}  # fmt: skip
+    assert layouts == {
+        "reg53": "R",
+        "cd22": "A",
+        "cd29": "B",
+        "cd35": "C",
+        "cd56": "A",
+        "bmo": "M1",
+        "rmo": "M2",
+    }
     for source in SOURCES:
         entities = {c.entity_name for c in catalog.contracts_for_source(source)}
         assert "operations_fse" in entities
@@ -169,8 +176,11 @@ def test_a_new_source_of_a_known_layout_is_only_a_new_file(tmp_path):
     )
     catalog = load_catalog_from(root)
     assert [c.name for c in catalog.contracts_for_source("cd44")] == [
-        "A/brsa", "A/actions", "A/aides", "common/operations_fse",
-    ]  # fmt: skip
+        "A/brsa",
+        "A/actions",
+        "A/aides",
+        "common/operations_fse",
+    ]
 
 
 # --- Malformed contracts fail with a clear error ------------------------------------------------
@@ -193,31 +203,68 @@ def _column(content, native):
 @pytest.mark.parametrize(
     ("relative", "edit", "message"),
     [
-        ("layouts/A/brsa.yaml", lambda c: _column(c, "SEXE")["codes"].update({"X": "9"}),
-         r"layouts/A/brsa.yaml: column 'SEXE': maps to codes not in list 'sexe': \['9'\]"),
-        ("layouts/A/brsa.yaml", lambda c: c["columns"].pop(0),
-         r"canonical fields not mapped: \['dossier_id'\]"),
-        ("layouts/B/aides.yaml", lambda c: _column(c, "montant").update(field="montantx"),
-         r"column maps to unknown field 'montantx'"),
-        ("layouts/C/brsa.yaml", lambda c: _column(c, "Sexe").pop("codes"),
-         r"column 'Sexe': a code field needs its native code mapping"),
-        ("layouts/M1/plie_participants.yaml", lambda c: _column(c, "publics").pop("separator"),
-         r"a code set needs its separator"),
-        ("layouts/A/layout.yaml", lambda c: c.update(spec_version="2.0"),
-         r"unsupported spec_version '2.0'"),
-        ("layouts/A/layout.yaml", lambda c: c["physical"].update(format="parquet"),
-         r"layouts/A/brsa.yaml: physical \(layout.yaml merged with this file\): format: Input should be"),
-        ("layouts/A/actions.yaml", lambda c: _column(c, "FSE").update(codes={"O": "oui"}),
-         r"a boolean field needs a mapping to true/false"),
-        ("canonical/entities.yaml", lambda c: c["entities"]["brsa"]["fields"]["sexe"].update(code_list="genre"),
-         r"entity brsa, field sexe: unknown code list 'genre'"),
-        ("canonical/entities.yaml", lambda c: c["entities"]["aides"]["fields"]["montant"].update(type="money"),
-         r"entity aides: fields.montant.type: Input should be"),
-        ("sources/cd22.yaml", lambda c: c.update(layout="Z"), r"sources/cd22.yaml: unknown layout 'Z'"),
-        ("layouts/A/brsa.yaml", lambda c: c["file"].update(name="BRSA_{date}.csv"),
-         r"file name pattern 'BRSA_\{date\}.csv' is invalid"),
+        (
+            "layouts/A/brsa.yaml",
+            lambda c: _column(c, "SEXE")["codes"].update({"X": "9"}),
+            r"layouts/A/brsa.yaml: column 'SEXE': maps to codes not in list 'sexe': \['9'\]",
+        ),
+        (
+            "layouts/A/brsa.yaml",
+            lambda c: c["columns"].pop(0),
+            r"canonical fields not mapped: \['dossier_id'\]",
+        ),
+        (
+            "layouts/B/aides.yaml",
+            lambda c: _column(c, "montant").update(field="montantx"),
+            r"column maps to unknown field 'montantx'",
+        ),
+        (
+            "layouts/C/brsa.yaml",
+            lambda c: _column(c, "Sexe").pop("codes"),
+            r"column 'Sexe': a code field needs its native code mapping",
+        ),
+        (
+            "layouts/M1/plie_participants.yaml",
+            lambda c: _column(c, "publics").pop("separator"),
+            r"a code set needs its separator",
+        ),
+        (
+            "layouts/A/layout.yaml",
+            lambda c: c.update(spec_version="2.0"),
+            r"unsupported spec_version '2.0'",
+        ),
+        (
+            "layouts/A/layout.yaml",
+            lambda c: c["physical"].update(format="parquet"),
+            r"layouts/A/brsa.yaml: physical \(layout.yaml merged with this file\): format: Input should be",
+        ),
+        (
+            "layouts/A/actions.yaml",
+            lambda c: _column(c, "FSE").update(codes={"O": "oui"}),
+            r"a boolean field needs a mapping to true/false",
+        ),
+        (
+            "canonical/entities.yaml",
+            lambda c: c["entities"]["brsa"]["fields"]["sexe"].update(code_list="genre"),
+            r"entity brsa, field sexe: unknown code list 'genre'",
+        ),
+        (
+            "canonical/entities.yaml",
+            lambda c: c["entities"]["aides"]["fields"]["montant"].update(type="money"),
+            r"entity aides: fields.montant.type: Input should be",
+        ),
+        (
+            "sources/cd22.yaml",
+            lambda c: c.update(layout="Z"),
+            r"sources/cd22.yaml: unknown layout 'Z'",
+        ),
+        (
+            "layouts/A/brsa.yaml",
+            lambda c: c["file"].update(name="BRSA_{date}.csv"),
+            r"file name pattern 'BRSA_\{date\}.csv' is invalid",
+        ),
     ],
-)  # fmt: skip
+)
 def test_malformed_contracts_fail_with_a_clear_error(tmp_path, relative, edit, message):
     root = _broken_copy(tmp_path, relative, edit)
     with pytest.raises(ContractError, match=message):
@@ -248,11 +295,18 @@ def test_invalid_yaml_names_the_file(tmp_path):
 
 def _actions(**overrides) -> pl.DataFrame:
     row = {
-        "participation_id": "P1", "pseudo_nir": "0" * 32, "pseudo_ec": None, "code_action": "X",
-        "libelle_action": "Action", "famille_action": "ACI", "date_entree": dt.date(2023, 1, 1),
-        "date_sortie": dt.date(2023, 6, 1), "motif_sortie": "CDI", "cofinancement_fse": True,
+        "participation_id": "P1",
+        "pseudo_nir": "0" * 32,
+        "pseudo_ec": None,
+        "code_action": "X",
+        "libelle_action": "Action",
+        "famille_action": "ACI",
+        "date_entree": dt.date(2023, 1, 1),
+        "date_sortie": dt.date(2023, 6, 1),
+        "motif_sortie": "CDI",
+        "cofinancement_fse": True,
         "code_operation_fse": None,
-    }  # fmt: skip
+    }
     row.update(overrides)
     return pl.DataFrame([row], schema=canonical_schema(load_catalog().entities["actions"]))
 
@@ -285,8 +339,17 @@ def test_schema_reports_each_broken_rule(overrides, field, rule):
 
 
 def test_every_rule_has_a_french_message(catalog):
-    used = {"type_invalide", "champ_obligatoire", "code_inconnu", "format_invalide",
-            "pseudonyme_invalide", "sans_pseudonyme", "fin_avant_debut", "date_future",
-            "valeur_negative", "mois_invalide"}  # fmt: skip
+    used = {
+        "type_invalide",
+        "champ_obligatoire",
+        "code_inconnu",
+        "format_invalide",
+        "pseudonyme_invalide",
+        "sans_pseudonyme",
+        "fin_avant_debut",
+        "date_future",
+        "valeur_negative",
+        "mois_invalide",
+    }
     assert used <= set(catalog.rules)
     assert all(" " in message and message.endswith(".") for message in catalog.rules.values())

@@ -19,8 +19,12 @@ NEVER = 10**6  # a day far beyond any window: "has not happened"
 
 
 def _rows(**columns) -> pl.DataFrame:
-    return pl.DataFrame({k: (v.tolist() if isinstance(v, np.ndarray) and v.dtype == object else v)
-                         for k, v in columns.items()})  # fmt: skip
+    return pl.DataFrame(
+        {
+            k: (v.tolist() if isinstance(v, np.ndarray) and v.dtype == object else v)
+            for k, v in columns.items()
+        }
+    )
 
 
 def _null_after(values: np.ndarray, days: np.ndarray) -> list:
@@ -63,8 +67,9 @@ def commune_as_recorded(
 # --- Départements: RSA, insertion actions, individual aid ----------------------------------------
 
 
-def rsa_spells(persons: pl.DataFrame, residence: pl.DataFrame, params: dict, window: Window,
-               draws: Draws) -> pl.DataFrame:  # fmt: skip
+def rsa_spells(
+    persons: pl.DataFrame, residence: pl.DataFrame, params: dict, window: Window, draws: Draws
+) -> pl.DataFrame:
     """RSA entitlement spells (entity brsa) with orientation and contract."""
     rng = draws.stream("rsa")
     p = params["rsa"]
@@ -127,23 +132,43 @@ def rsa_spells(persons: pl.DataFrame, residence: pl.DataFrame, params: dict, win
 
 
 FAMILY_ABBREVIATIONS = {
-    "ACCOMPAGNEMENT_GLOBAL": "AG", "ACI": "ACI", "REMOBILISATION": "REMOB", "MOBILITE": "MOB",
-    "SANTE": "SANTE", "PREQUALIFICATION": "PREQ", "ACCOMPAGNEMENT_SOCIAL": "SOC",
-}  # fmt: skip
+    "ACCOMPAGNEMENT_GLOBAL": "AG",
+    "ACI": "ACI",
+    "REMOBILISATION": "REMOB",
+    "MOBILITE": "MOB",
+    "SANTE": "SANTE",
+    "PREQUALIFICATION": "PREQ",
+    "ACCOMPAGNEMENT_SOCIAL": "SOC",
+}
 FAMILY_TITLES = {
-    "ACCOMPAGNEMENT_GLOBAL": ["Accompagnement global renforcé", "Accompagnement global vers l'emploi",
-                              "Référent de parcours emploi"],
-    "ACI": ["Chantier d'insertion – maraîchage biologique", "Atelier d'insertion – recyclerie",
-            "Chantier d'insertion – espaces verts et littoral"],
-    "REMOBILISATION": ["Remobilisation « Cap vers l'emploi »", "Atelier de remobilisation sociale",
-                       "Dynamique d'insertion"],
+    "ACCOMPAGNEMENT_GLOBAL": [
+        "Accompagnement global renforcé",
+        "Accompagnement global vers l'emploi",
+        "Référent de parcours emploi",
+    ],
+    "ACI": [
+        "Chantier d'insertion – maraîchage biologique",
+        "Atelier d'insertion – recyclerie",
+        "Chantier d'insertion – espaces verts et littoral",
+    ],
+    "REMOBILISATION": [
+        "Remobilisation « Cap vers l'emploi »",
+        "Atelier de remobilisation sociale",
+        "Dynamique d'insertion",
+    ],
     "MOBILITE": ["Plateforme mobilité", "Auto-école sociale", "Location solidaire de véhicules"],
     "SANTE": ["Accompagnement santé-insertion", "Bilan de santé et soins", "Point écoute santé"],
-    "PREQUALIFICATION": ["Pré-qualification métiers du soin", "Pré-qualification bâtiment",
-                         "Découverte des métiers de l'industrie"],
-    "ACCOMPAGNEMENT_SOCIAL": ["Accompagnement social individualisé", "Budget et logement",
-                              "Accompagnement familial"],
-}  # fmt: skip
+    "PREQUALIFICATION": [
+        "Pré-qualification métiers du soin",
+        "Pré-qualification bâtiment",
+        "Découverte des métiers de l'industrie",
+    ],
+    "ACCOMPAGNEMENT_SOCIAL": [
+        "Accompagnement social individualisé",
+        "Budget et logement",
+        "Accompagnement familial",
+    ],
+}
 
 
 def action_catalogue(departement: str, params: dict) -> pl.DataFrame:
@@ -154,13 +179,23 @@ def action_catalogue(departement: str, params: dict) -> pl.DataFrame:
         for k in range(size):
             number = (int(departement) * 7 + k * 13 + len(family)) % 100 + 1
             code = f"PDI{departement}-{abbreviation}-{number:03d}"
-            rows.append({"code_action": code, "libelle_action": FAMILY_TITLES[family][k % 3],
-                         "famille_action": family})  # fmt: skip
+            rows.append(
+                {
+                    "code_action": code,
+                    "libelle_action": FAMILY_TITLES[family][k % 3],
+                    "famille_action": family,
+                }
+            )
     return pl.DataFrame(rows)
 
 
-def pdi_actions(spells: pl.DataFrame, catalogues: dict[str, pl.DataFrame], params: dict,
-                window: Window, draws: Draws) -> pl.DataFrame:  # fmt: skip
+def pdi_actions(
+    spells: pl.DataFrame,
+    catalogues: dict[str, pl.DataFrame],
+    params: dict,
+    window: Window,
+    draws: Draws,
+) -> pl.DataFrame:
     """Participations in the départements' insertion actions, after the orientation."""
     rng = draws.stream("actions")
     p = params["pdi_actions"]
@@ -172,8 +207,11 @@ def pdi_actions(spells: pl.DataFrame, catalogues: dict[str, pl.DataFrame], param
     spell_end = oriented["date_fin_droit"].to_numpy()[idx]
     room = np.clip(spell_end - orient, 1, 540)
     start = orient + (rng.random(m) * room).astype(np.int64)
-    family_index = rng.choice(len(p["families"]["codes"]), size=m,
-                              p=np.asarray(p["families"]["weights"]) / sum(p["families"]["weights"]))  # fmt: skip
+    family_index = rng.choice(
+        len(p["families"]["codes"]),
+        size=m,
+        p=np.asarray(p["families"]["weights"]) / sum(p["families"]["weights"]),
+    )
     bounds = np.asarray(p["families"]["duration_days"])[family_index]
     end = start + bounds[:, 0] + (rng.random(m) * (bounds[:, 1] - bounds[:, 0])).astype(np.int64)
     family = np.asarray(p["families"]["codes"], dtype=object)[family_index]
@@ -189,9 +227,13 @@ def pdi_actions(spells: pl.DataFrame, catalogues: dict[str, pl.DataFrame], param
         _u_fse=rng.random(m),
     ).filter(pl.col("date_entree") <= window.end_day)
     catalogue = pl.concat(
-        [c.with_columns(source=pl.lit(s)).with_columns(
-            _pick=pl.int_range(pl.len()).over("famille_action")) for s, c in catalogues.items()]
-    )  # fmt: skip
+        [
+            c.with_columns(source=pl.lit(s)).with_columns(
+                _pick=pl.int_range(pl.len()).over("famille_action")
+            )
+            for s, c in catalogues.items()
+        ]
+    )
     frame = frame.join(catalogue, on=["source", "famille_action", "_pick"], how="left")
     share = p["fse_share_by_family"]
     # Only the first catalogue action of an ESF-eligible family is financed by an ESF operation.
@@ -202,8 +244,14 @@ def pdi_actions(spells: pl.DataFrame, catalogues: dict[str, pl.DataFrame], param
     ).drop("_pick", "_u_fse")
 
 
-def aid_decisions(persons: pl.DataFrame, residence: pl.DataFrame, spells: pl.DataFrame,
-                  params: dict, window: Window, draws: Draws) -> pl.DataFrame:  # fmt: skip
+def aid_decisions(
+    persons: pl.DataFrame,
+    residence: pl.DataFrame,
+    spells: pl.DataFrame,
+    params: dict,
+    window: Window,
+    draws: Draws,
+) -> pl.DataFrame:
     """Individual aid decisions of the départements: during RSA spells, and FAJ for the young."""
     rng = draws.stream("aides")
     p = params["aides_departement"]
@@ -270,23 +318,31 @@ def region_enrolments(
     has_qualif = after_prepa | direct
     keys = persons["person_key"].to_numpy()
     prepa = _rows(
-        person_key=keys[in_prepa], dispositif=pick(rng, p["prepa"], int(in_prepa.sum())),
-        date_entree=entry[in_prepa], date_fin_prevue=prepa_end[in_prepa],
+        person_key=keys[in_prepa],
+        dispositif=pick(rng, p["prepa"], int(in_prepa.sum())),
+        date_entree=entry[in_prepa],
+        date_fin_prevue=prepa_end[in_prepa],
         resultat=pick(rng, p["results_prepa"], int(in_prepa.sum())),
-    )  # fmt: skip
+    )
     qualif = _rows(
-        person_key=keys[has_qualif], dispositif=pick(rng, p["qualif"], int(has_qualif.sum())),
-        date_entree=qualif_entry[has_qualif], date_fin_prevue=qualif_end[has_qualif],
+        person_key=keys[has_qualif],
+        dispositif=pick(rng, p["qualif"], int(has_qualif.sum())),
+        date_entree=qualif_entry[has_qualif],
+        date_fin_prevue=qualif_end[has_qualif],
         resultat=pick(rng, p["results_qualif"], int(has_qualif.sum())),
-    )  # fmt: skip
+    )
     enrolments = pl.concat([prepa, qualif]).filter(pl.col("date_entree") <= window.end_day)
     m = enrolments.height
     planned = (enrolments["date_fin_prevue"] - enrolments["date_entree"]).to_numpy()
     early = (planned * (0.2 + 0.6 * rng.random(m))).astype(np.int64)
     quits = enrolments["resultat"].to_numpy() == "ABANDON"
     exit_day = enrolments["date_entree"].to_numpy() + np.where(quits, early, planned)
-    statut = _entry_status(enrolments.join(persons.select("person_key", "profile"), on="person_key",
-                                           maintain_order="left")["profile"].to_numpy(), rng)  # fmt: skip
+    statut = _entry_status(
+        enrolments.join(
+            persons.select("person_key", "profile"), on="person_key", maintain_order="left"
+        )["profile"].to_numpy(),
+        rng,
+    )
     return enrolments.with_columns(
         date_sortie=pl.Series(exit_day),
         statut_entree=pl.Series(statut.tolist(), dtype=pl.String),
@@ -297,7 +353,8 @@ def region_enrolments(
         _fse_rate=pl.Series(rng.uniform(*p["fse_rate"], m)),
         _u_other=pl.Series(rng.random(m)),
         source=pl.lit("reg53"),
-        _visible_from=pl.col("date_entree") - pl.Series(rng.integers(0, 20, m)),
+        _visible_from=pl.col("date_entree")
+        + pl.Series(rng.integers(0, 20, m)),  # recorded after entry
     )
 
 
@@ -328,8 +385,16 @@ def region_financing(
         )
         if u_fse < params["region"]["fse_share"] and op is not None:
             fse = round(cost * rate, 2)
-            rows.append([{"financeur": main, "montant": round(cost - fse, 2), "code_operation_fse": None},
-                         {"financeur": "FSE", "montant": fse, "code_operation_fse": op}])  # fmt: skip
+            rows.append(
+                [
+                    {
+                        "financeur": main,
+                        "montant": round(cost - fse, 2),
+                        "code_operation_fse": None,
+                    },
+                    {"financeur": "FSE", "montant": fse, "code_operation_fse": op},
+                ]
+            )
         else:
             rows.append([{"financeur": main, "montant": float(cost), "code_operation_fse": None}])
     dtype = pl.List(
@@ -349,16 +414,31 @@ def training_aid(enrolments: pl.DataFrame, params: dict, draws: Draws) -> pl.Dat
     frames = []
     for type_aide, mask in (
         ("REMUNERATION_STAGIAIRE", u < p["aide_remuneration_share"]),
-        ("AIF_QUALIF", (dispositif == "QUALIF_EMPLOI_INDIVIDUEL").to_numpy() & (rng.random(len(u)) < p["aide_aif_share"])),
-        ("AIDE_PREPA", dispositif.str.starts_with("PREPA").to_numpy() & (rng.random(len(u)) < p["aide_prepa_share"])),
-    ):  # fmt: skip
+        (
+            "AIF_QUALIF",
+            (dispositif == "QUALIF_EMPLOI_INDIVIDUEL").to_numpy()
+            & (rng.random(len(u)) < p["aide_aif_share"]),
+        ),
+        (
+            "AIDE_PREPA",
+            dispositif.str.starts_with("PREPA").to_numpy()
+            & (rng.random(len(u)) < p["aide_prepa_share"]),
+        ),
+    ):
         chosen = enrolments.filter(pl.Series(mask))
-        frames.append(chosen.select(
-            "person_key", "source", "inscription_id",
-            type_aide=pl.lit(type_aide),
-            date_decision=pl.col("date_entree") - 10,
-            montant=(pl.col("date_fin_prevue") - pl.col("date_entree")).cast(pl.Float64) * {"REMUNERATION_STAGIAIRE": 22.0, "AIF_QUALIF": 18.0, "AIDE_PREPA": 4.0}[type_aide],
-        ))  # fmt: skip
+        frames.append(
+            chosen.select(
+                "person_key",
+                "source",
+                "inscription_id",
+                type_aide=pl.lit(type_aide),
+                date_decision=pl.col("date_entree") - 10,
+                montant=(pl.col("date_fin_prevue") - pl.col("date_entree")).cast(pl.Float64)
+                * {"REMUNERATION_STAGIAIRE": 22.0, "AIF_QUALIF": 18.0, "AIDE_PREPA": 4.0}[
+                    type_aide
+                ],
+            )
+        )
     return pl.concat(frames).with_columns(
         montant=pl.col("montant").round(2), _visible_from=pl.col("date_decision")
     )
@@ -379,8 +459,10 @@ def school_leavers(
     found_day = found["first_entry_day"].to_numpy() - (months_before * 30.44).astype(np.int64)
     solution = pick(rng, p["solutions"], m)
     solution_day = found_day + uniform_days(rng, p["solution_delay_days"], m)
-    cities = [p["platforms"][d][int(u * len(p["platforms"][d]))] for d, u in
-              zip(found["departement"].to_list(), rng.random(m).tolist(), strict=True)]  # fmt: skip
+    cities = [
+        p["platforms"][d][int(u * len(p["platforms"][d]))]
+        for d, u in zip(found["departement"].to_list(), rng.random(m).tolist(), strict=True)
+    ]
     return (
         found.select("person_key", "commune_insee")
         .with_columns(
@@ -402,8 +484,9 @@ def school_leavers(
 # --- Métropoles: PLIE pathways, their steps, social-clause hours ------------------------------
 
 
-def plie_pathways(persons: pl.DataFrame, residence: pl.DataFrame, params: dict, window: Window,
-                  draws: Draws) -> pl.DataFrame:  # fmt: skip
+def plie_pathways(
+    persons: pl.DataFrame, residence: pl.DataFrame, params: dict, window: Window, draws: Draws
+) -> pl.DataFrame:
     """PLIE pathways of residents of the two métropoles."""
     rng = draws.stream("plie")
     p = params["plie"]
@@ -423,13 +506,22 @@ def plie_pathways(persons: pl.DataFrame, residence: pl.DataFrame, params: dict, 
     profile = chosen["profile"].to_numpy()
     niveau = chosen["niveau_diplome"].to_numpy()
     publics = [
-        [code for code, flag in (
-            ("BRSA", pr == "rsa"), ("DELD", pr == "demandeur_emploi" and u1 < 0.5),
-            ("JEUNE_SANS_QUALIF", a < 26 and nv == "infra3"), ("TH", u2 < 0.08),
-            ("QPV", u3 < 0.25), ("SENIOR", a >= 50)) if flag]
-        for pr, a, nv, u1, u2, u3 in zip(profile, age, niveau, rng.random(m), rng.random(m), rng.random(m),
-                                         strict=True)
-    ]  # fmt: skip
+        [
+            code
+            for code, flag in (
+                ("BRSA", pr == "rsa"),
+                ("DELD", pr == "demandeur_emploi" and u1 < 0.5),
+                ("JEUNE_SANS_QUALIF", a < 26 and nv == "infra3"),
+                ("TH", u2 < 0.08),
+                ("QPV", u3 < 0.25),
+                ("SENIOR", a >= 50),
+            )
+            if flag
+        ]
+        for pr, a, nv, u1, u2, u3 in zip(
+            profile, age, niveau, rng.random(m), rng.random(m), rng.random(m), strict=True
+        )
+    ]
     return (
         chosen.select("person_key")
         .with_columns(
@@ -482,31 +574,54 @@ def clause_hours(steps: pl.DataFrame, params: dict, window: Window, draws: Draws
     buyers = [params["plie"]["donneurs_ordre"][s] for s in months["source"].to_list()]
     picks = rng.integers(0, 3, m)
     return months.select("person_key", "source").with_columns(
-        marche_id=pl.Series([f"M{s.upper()}-{y}-{k + 1:03d}" for s, y, k in
-                             zip(months["source"], months["mois"].dt.year(), picks, strict=True)]),  # fmt: skip
+        marche_id=pl.Series(
+            [
+                f"M{s.upper()}-{y}-{k + 1:03d}"
+                for s, y, k in zip(months["source"], months["mois"].dt.year(), picks, strict=True)
+            ]
+        ),
         donneur_ordre=pl.Series([b[k] for b, k in zip(buyers, picks, strict=True)]),
         mois=months["mois"].cast(pl.Int32).cast(pl.Int64),
-        heures=pl.Series(rng.integers(p["clause_hours_per_month"][0], p["clause_hours_per_month"][1], m)).cast(pl.Float64),
+        heures=pl.Series(
+            rng.integers(p["clause_hours_per_month"][0], p["clause_hours_per_month"][1], m)
+        ).cast(pl.Float64),
         _visible_from=(months["mois"].dt.month_end().cast(pl.Int32) + 5).cast(pl.Int64),
-    )  # fmt: skip
+    )
 
 
 # --- ESF operations --------------------------------------------------------------------------
 
 PERIODS = (
-    {"until": "2020-12-31", "debut": "2015-01-01", "fin": "2023-12-31", "national": "PON_FSE_2014_2020",
-     "regional": "PO_FEDER_FSE_BRETAGNE_2014_2020", "year": 2015},
-    {"until": "2100-01-01", "debut": "2021-01-01", "fin": "2029-12-31", "national": "PN_FSE_PLUS_2021_2027",
-     "regional": "PR_FEDER_FSE_PLUS_BRETAGNE_2021_2027", "year": 2021},
-)  # fmt: skip
+    {
+        "until": "2020-12-31",
+        "debut": "2015-01-01",
+        "fin": "2023-12-31",
+        "national": "PON_FSE_2014_2020",
+        "regional": "PO_FEDER_FSE_BRETAGNE_2014_2020",
+        "year": 2015,
+    },
+    {
+        "until": "2100-01-01",
+        "debut": "2021-01-01",
+        "fin": "2029-12-31",
+        "national": "PN_FSE_PLUS_2021_2027",
+        "regional": "PR_FEDER_FSE_PLUS_BRETAGNE_2021_2027",
+        "year": 2021,
+    },
+)
 
 
 def _period(entry_days: pl.Expr) -> pl.Expr:
     return pl.when(entry_days <= to_days(PERIODS[0]["until"])).then(0).otherwise(1)
 
 
-def operations(participations: dict[str, pl.DataFrame], local_code: dict[str, str], kinds: dict[str, str],
-               params: dict, draws: Draws) -> pl.DataFrame:  # fmt: skip
+def operations(
+    participations: dict[str, pl.DataFrame],
+    local_code: dict[str, str],
+    kinds: dict[str, str],
+    params: dict,
+    draws: Draws,
+) -> pl.DataFrame:
     """One ESF operation per (source, local dispositif, programming period) that has co-financed
     participants: the Région in its regional programme, others in the national one."""
     rng = draws.stream("operations")
@@ -530,22 +645,32 @@ def operations(participations: dict[str, pl.DataFrame], local_code: dict[str, st
         for k, kind in zip(period, ops["_kind"], strict=True)
     ]
     return ops.with_columns(
-        code_operation=pl.format("FSE-{}-{}-{}", pl.col("source").str.to_uppercase(),
-                                 pl.Series([PERIODS[k]["year"] for k in period]), pl.col("_n").cast(pl.String).str.zfill(3)),
-        intitule=pl.format("Opération FSE « {} » – {}", pl.col("dispositif_local"), pl.col("source")),
+        code_operation=pl.format(
+            "FSE-{}-{}-{}",
+            pl.col("source").str.to_uppercase(),
+            pl.Series([PERIODS[k]["year"] for k in period]),
+            pl.col("_n").cast(pl.String).str.zfill(3),
+        ),
+        intitule=pl.format(
+            "Opération FSE « {} » – {}", pl.col("dispositif_local"), pl.col("source")
+        ),
         programme=pl.Series(programme),
         date_debut=pl.Series([to_days(PERIODS[k]["debut"]) for k in period]),
         date_fin=pl.Series([to_days(PERIODS[k]["fin"]) for k in period]),
         cout_total_eligible=pl.Series(cost),
         montant_fse=pl.Series((cost * rate).round(2)),
         _visible_from=pl.Series([to_days(PERIODS[k]["debut"]) - 60 for k in period]),
-    ).drop("_kind", "_n")  # fmt: skip
+    ).drop("_kind", "_n")
 
 
 def _attach_operation(frame: pl.DataFrame, ops: pl.DataFrame, local_code: str) -> pl.DataFrame:
     """The operation code of each participation, from its local dispositif and period."""
-    lookup = ops.select("source", pl.col("dispositif_local").alias(local_code), "_period",
-                        pl.col("code_operation").alias("code_operation_fse"))  # fmt: skip
+    lookup = ops.select(
+        "source",
+        pl.col("dispositif_local").alias(local_code),
+        "_period",
+        pl.col("code_operation").alias("code_operation_fse"),
+    )
     return (
         frame.with_columns(_period=_period(pl.col("date_entree")))
         .join(lookup, on=["source", local_code, "_period"], how="left", maintain_order="left")

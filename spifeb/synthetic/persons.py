@@ -21,30 +21,153 @@ DEMO_KEY = b"spifeb-demo-key"
 
 # Made-up name parts: combined, they give tens of thousands of plausible Breton-sounding surnames.
 SURNAME_PREFIXES = [
-    "Le ", "Ker", "Lan", "Pen", "Tré", "Plou", "Guer", "Mor", "Quel", "Coat", "Le Bihan", "Gu",
-    "Le Gal", "Ro", "Cor", "Bri", "Jé", "Le Bras", "Gou", "Ta", "Mé", "Ri", "Da", "Ab",
-]  # fmt: skip
+    "Le ",
+    "Ker",
+    "Lan",
+    "Pen",
+    "Tré",
+    "Plou",
+    "Guer",
+    "Mor",
+    "Quel",
+    "Coat",
+    "Le Bihan",
+    "Gu",
+    "Le Gal",
+    "Ro",
+    "Cor",
+    "Bri",
+    "Jé",
+    "Le Bras",
+    "Gou",
+    "Ta",
+    "Mé",
+    "Ri",
+    "Da",
+    "Ab",
+]
 SURNAME_ROOTS = [
-    "bras", "goff", "moal", "roux", "gall", "berre", "guen", "ven", "hénaff", "floc'h", "cam",
-    "dreff", "lay", "merrer", "noan", "pichon", "quéré", "rivoal", "salaün", "tanguy", "veur",
-    "bihan", "corre", "dantec", "ézan", "fur", "gléau", "hir", "jaouen", "kervella", "lédan",
-    "madec", "nédélec", "olivier", "person", "quiniou", "rolland", "scouarnec", "téven", "uguen",
-]  # fmt: skip
+    "bras",
+    "goff",
+    "moal",
+    "roux",
+    "gall",
+    "berre",
+    "guen",
+    "ven",
+    "hénaff",
+    "floc'h",
+    "cam",
+    "dreff",
+    "lay",
+    "merrer",
+    "noan",
+    "pichon",
+    "quéré",
+    "rivoal",
+    "salaün",
+    "tanguy",
+    "veur",
+    "bihan",
+    "corre",
+    "dantec",
+    "ézan",
+    "fur",
+    "gléau",
+    "hir",
+    "jaouen",
+    "kervella",
+    "lédan",
+    "madec",
+    "nédélec",
+    "olivier",
+    "person",
+    "quiniou",
+    "rolland",
+    "scouarnec",
+    "téven",
+    "uguen",
+]
 SURNAME_SUFFIXES = ["", "", "", "ec", "ou", "ic", "an", "en", "ès", "ig"]
 FIRST_NAMES = {
     "1": [
-        "Yann", "Loïc", "Erwan", "Gwenaël", "Ronan", "Pierre", "Thomas", "Lucas", "Hugo", "Mathis",
-        "Nolan", "Théo", "Maël", "Kylian", "Enzo", "Louis", "Jean-Marc", "Patrick", "Éric", "Hervé",
-        "Mohamed", "Youssef", "Karim", "Sébastien", "Stéphane", "Julien", "Nicolas", "Alexandre",
-        "Tristan", "Brieuc", "Corentin", "Killian", "Malo", "Titouan", "Noé", "Jérôme", "Franck",
+        "Yann",
+        "Loïc",
+        "Erwan",
+        "Gwenaël",
+        "Ronan",
+        "Pierre",
+        "Thomas",
+        "Lucas",
+        "Hugo",
+        "Mathis",
+        "Nolan",
+        "Théo",
+        "Maël",
+        "Kylian",
+        "Enzo",
+        "Louis",
+        "Jean-Marc",
+        "Patrick",
+        "Éric",
+        "Hervé",
+        "Mohamed",
+        "Youssef",
+        "Karim",
+        "Sébastien",
+        "Stéphane",
+        "Julien",
+        "Nicolas",
+        "Alexandre",
+        "Tristan",
+        "Brieuc",
+        "Corentin",
+        "Killian",
+        "Malo",
+        "Titouan",
+        "Noé",
+        "Jérôme",
+        "Franck",
     ],
     "2": [
-        "Anne", "Marie", "Nolwenn", "Gwenaëlle", "Maëlle", "Léa", "Chloé", "Emma", "Manon", "Inès",
-        "Camille", "Océane", "Aziliz", "Enora", "Rozenn", "Sophie", "Nathalie", "Sandrine", "Hélène",
-        "Fatou", "Aïcha", "Sarah", "Laëtitia", "Céline", "Élodie", "Anaïs", "Jade", "Louise",
-        "Morgane", "Soizic", "Katell", "Lénaïg", "Anne-Sophie", "Marie-Hélène", "Zoé", "Lou",
+        "Anne",
+        "Marie",
+        "Nolwenn",
+        "Gwenaëlle",
+        "Maëlle",
+        "Léa",
+        "Chloé",
+        "Emma",
+        "Manon",
+        "Inès",
+        "Camille",
+        "Océane",
+        "Aziliz",
+        "Enora",
+        "Rozenn",
+        "Sophie",
+        "Nathalie",
+        "Sandrine",
+        "Hélène",
+        "Fatou",
+        "Aïcha",
+        "Sarah",
+        "Laëtitia",
+        "Céline",
+        "Élodie",
+        "Anaïs",
+        "Jade",
+        "Louise",
+        "Morgane",
+        "Soizic",
+        "Katell",
+        "Lénaïg",
+        "Anne-Sophie",
+        "Marie-Hélène",
+        "Zoé",
+        "Lou",
     ],
-}  # fmt: skip
+}
 
 
 def _surnames(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -126,7 +249,9 @@ def make_persons(
     return _with_pseudonyms(persons)
 
 
-def _with_civil_status(persons: pl.DataFrame, rng: np.random.Generator, params: dict) -> pl.DataFrame:
+def _with_civil_status(
+    persons: pl.DataFrame, rng: np.random.Generator, params: dict
+) -> pl.DataFrame:
     n = persons.height
     sexe = persons["sexe"].to_numpy()
     persons = persons.with_columns(
@@ -134,7 +259,7 @@ def _with_civil_status(persons: pl.DataFrame, rng: np.random.Generator, params: 
         prenoms=pl.Series(_first_names(rng, sexe).tolist(), dtype=pl.String),
     )
     # Homonyms: distinct persons (distinct NIR) with the same name, birth date and sex.
-    pairs = int(round(n * params["identities"]["homonym_pairs_per_10000"] / 10_000))
+    pairs = round(n * params["identities"]["homonym_pairs_per_10000"] / 10_000)
     homonym_of = np.full(n, -1, dtype=np.int64)
     if pairs and n >= 4:
         chosen = rng.choice(n, size=2 * pairs, replace=False)
@@ -168,7 +293,9 @@ def _with_pseudonyms(persons: pl.DataFrame) -> pl.DataFrame:
     nom_norm = _normalised(persons["nom"])
     prenom_norm = _normalised(persons["prenoms"].str.split(" ").list.first())
     birth = persons["birth_day"].cast(pl.Int32).cast(pl.Date).dt.strftime("%Y%m%d")
-    ec_messages = ("EC|" + nom_norm + "|" + prenom_norm + "|" + birth + "|" + persons["sexe"]).to_list()
+    ec_messages = (
+        "EC|" + nom_norm + "|" + prenom_norm + "|" + birth + "|" + persons["sexe"]
+    ).to_list()
     nir_messages = ("NIR|" + persons["nir13"]).to_list()
     return persons.with_columns(
         pseudo_nir=pl.Series(_hmac32(nir_messages), dtype=pl.String),

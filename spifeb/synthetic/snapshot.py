@@ -19,8 +19,9 @@ from spifeb.synthetic.world import to_days
 TRUTH_COLUMNS = ("person_key",)
 
 
-def snapshot(history: pl.DataFrame, entity_name: str, entity: Entity, extract_date: dt.date,
-             params: dict) -> pl.DataFrame:  # fmt: skip
+def snapshot(
+    history: pl.DataFrame, entity_name: str, entity: Entity, extract_date: dt.date, params: dict
+) -> pl.DataFrame:
     """The canonical frame of one entity as extracted on `extract_date` (plus `person_key`)."""
     day = to_days(extract_date)
     life = params["lifecycle"]
@@ -41,7 +42,7 @@ def snapshot(history: pl.DataFrame, entity_name: str, entity: Entity, extract_da
     frame = frame.with_columns(
         [pl.when(~cond).then(pl.col(f)).alias(f) for f in reveal for cond in [hidden[f]]]
         + [pl.when(~hidden[d]).then(pl.col(f)).alias(f) for d, deps in reveal.items() for f in deps]
-    )  # fmt: skip
+    )
     start, end = life["activity"][entity_name]
     cutoff = to_days(params["activity_cutoff"])
     frame = frame.filter(

@@ -99,7 +99,11 @@ class Geography:
 def load_geography(reference_dir: Path = REFERENCE_DIR) -> Geography:
     communes = pl.read_csv(
         reference_dir / "communes_bretagne.csv",
-        schema_overrides={"code_insee": pl.String, "departement": pl.String, "epci_siren": pl.String},
+        schema_overrides={
+            "code_insee": pl.String,
+            "departement": pl.String,
+            "epci_siren": pl.String,
+        },
     ).select("code_insee", "departement", "epci_siren", "population")
     former = pl.read_csv(
         reference_dir / "communes_deleguees_bretagne.csv",

@@ -35,35 +35,114 @@ HEADER_LINES = {
 
 # Headers the spec lists in prose (each appears in back-quotes in the spec).
 LISTED_HEADERS = {
-    "C/brsa": ["N° dossier", "Pseudo NIR", "Pseudo état civil", "Sexe", "Mois de naissance",
-               "Commune (code INSEE)", "Niveau de formation", "Date d'ouverture du droit",
-               "Date de fin de droit", "Motif de fin", "Date d'orientation", "Orientation",
-               "Référent", "Date du contrat", "Type de contrat", "Dernière mise à jour"],
-    "C/actions": ["N° participation", "Pseudo NIR", "Pseudo état civil", "Code action",
-                  "Libellé action", "Famille", "Date d'entrée", "Date de sortie", "Motif de sortie",
-                  "Cofinancement FSE", "Opération FSE"],
-    "C/aides": ["N° aide", "Pseudo NIR", "Pseudo état civil", "Type d'aide", "Date de décision",
-                "Montant (€)"],
-    "M2/plie_participants": ["ID participant", "Pseudo NIR", "Pseudo EC", "Sexe", "Naissance",
-                             "Commune", "Niveau", "Publics", "Date d'entrée", "Date de sortie",
-                             "Type de sortie", "FSE", "Opération FSE"],
+    "C/brsa": [
+        "N° dossier",
+        "Pseudo NIR",
+        "Pseudo état civil",
+        "Sexe",
+        "Mois de naissance",
+        "Commune (code INSEE)",
+        "Niveau de formation",
+        "Date d'ouverture du droit",
+        "Date de fin de droit",
+        "Motif de fin",
+        "Date d'orientation",
+        "Orientation",
+        "Référent",
+        "Date du contrat",
+        "Type de contrat",
+        "Dernière mise à jour",
+    ],
+    "C/actions": [
+        "N° participation",
+        "Pseudo NIR",
+        "Pseudo état civil",
+        "Code action",
+        "Libellé action",
+        "Famille",
+        "Date d'entrée",
+        "Date de sortie",
+        "Motif de sortie",
+        "Cofinancement FSE",
+        "Opération FSE",
+    ],
+    "C/aides": [
+        "N° aide",
+        "Pseudo NIR",
+        "Pseudo état civil",
+        "Type d'aide",
+        "Date de décision",
+        "Montant (€)",
+    ],
+    "M2/plie_participants": [
+        "ID participant",
+        "Pseudo NIR",
+        "Pseudo EC",
+        "Sexe",
+        "Naissance",
+        "Commune",
+        "Niveau",
+        "Publics",
+        "Date d'entrée",
+        "Date de sortie",
+        "Type de sortie",
+        "FSE",
+        "Opération FSE",
+    ],
     "M2/plie_etapes": ["ID étape", "ID participant", "Type d'étape", "Début", "Fin"],
-    "M2/clause_heures": ["ID ligne", "Pseudo NIR", "Pseudo EC", "Marché", "Donneur d'ordre",
-                         "Mois", "Heures"],
+    "M2/clause_heures": [
+        "ID ligne",
+        "Pseudo NIR",
+        "Pseudo EC",
+        "Marché",
+        "Donneur d'ordre",
+        "Mois",
+        "Heures",
+    ],
     # JSON paths of the stagiaires example object (spec 3.2).
-    "R/stagiaires": ["id_inscription", "personne.pseudo_nir", "personne.pseudo_ec", "personne.sexe",
-                     "personne.naissance", "personne.commune", "personne.niveau",
-                     "personne.statut_entree", "dispositif", "formacode", "organisme_siret",
-                     "date_entree", "date_fin_prevue", "date_sortie", "resultat", "financements",
-                     "maj"],
-}  # fmt: skip
+    "R/stagiaires": [
+        "id_inscription",
+        "personne.pseudo_nir",
+        "personne.pseudo_ec",
+        "personne.sexe",
+        "personne.naissance",
+        "personne.commune",
+        "personne.niveau",
+        "personne.statut_entree",
+        "dispositif",
+        "formacode",
+        "organisme_siret",
+        "date_entree",
+        "date_fin_prevue",
+        "date_sortie",
+        "resultat",
+        "financements",
+        "maj",
+    ],
+}
 
 NIVEAU_2019 = ["infra3", "3", "4", "5", "6", "7", "8"]
-PLIE_SORTIES = ["CDI", "CDD_6M_PLUS", "INTERIM_6M_PLUS", "CREATION_ENTREPRISE",
-                "FORMATION_QUALIFIANTE", "ABANDON", "DEMENAGEMENT", "SANTE", "AUTRE"]  # fmt: skip
+PLIE_SORTIES = [
+    "CDI",
+    "CDD_6M_PLUS",
+    "INTERIM_6M_PLUS",
+    "CREATION_ENTREPRISE",
+    "FORMATION_QUALIFIANTE",
+    "ABANDON",
+    "DEMENAGEMENT",
+    "SANTE",
+    "AUTRE",
+]
 PUBLICS = ["BRSA", "DELD", "JEUNE_SANS_QUALIF", "TH", "QPV", "SENIOR"]
-ETAPES = ["FORMATION", "EMPLOI_IAE", "CONTRAT_AIDE", "CDD_MOINS_6M", "IMMERSION",
-          "ACCOMPAGNEMENT_SOCIAL", "CLAUSE_SOCIALE"]  # fmt: skip
+ETAPES = [
+    "FORMATION",
+    "EMPLOI_IAE",
+    "CONTRAT_AIDE",
+    "CDD_MOINS_6M",
+    "IMMERSION",
+    "ACCOMPAGNEMENT_SOCIAL",
+    "CLAUSE_SOCIALE",
+]
 
 # contract -> native column -> every native code the spec lists for it ("" = empty means unknown).
 NATIVE_CODES = {
@@ -246,13 +325,26 @@ NATIVE_CODES = {
 }
 
 # The diploma nomenclatures that must land as one (2019): native code -> expected shared code.
-NIVEAU_1969_TO_2019 = {"VI": "infra3", "V BIS": "infra3", "V": "3", "IV": "4", "III": "5",
-                       "II": "6", "I": "7"}  # fmt: skip
+NIVEAU_1969_TO_2019 = {
+    "VI": "infra3",
+    "V BIS": "infra3",
+    "V": "3",
+    "IV": "4",
+    "III": "5",
+    "II": "6",
+    "I": "7",
+}
 # The four ways of writing an RSA orientation must land as one.
 ORIENTATIONS = {
     "A/brsa": {"P": "PROFESSIONNELLE", "SP": "SOCIO_PROFESSIONNELLE", "S": "SOCIALE"},
-    "B/brsa": {"professionnelle": "PROFESSIONNELLE", "socio-professionnelle": "SOCIO_PROFESSIONNELLE",
-               "sociale": "SOCIALE"},
-    "C/brsa": {"Professionnelle": "PROFESSIONNELLE", "Socio-professionnelle": "SOCIO_PROFESSIONNELLE",
-               "Sociale": "SOCIALE"},
-}  # fmt: skip
+    "B/brsa": {
+        "professionnelle": "PROFESSIONNELLE",
+        "socio-professionnelle": "SOCIO_PROFESSIONNELLE",
+        "sociale": "SOCIALE",
+    },
+    "C/brsa": {
+        "Professionnelle": "PROFESSIONNELLE",
+        "Socio-professionnelle": "SOCIO_PROFESSIONNELLE",
+        "Sociale": "SOCIALE",
+    },
+}
