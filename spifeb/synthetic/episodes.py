@@ -49,8 +49,11 @@ def commune_as_recorded(
     communes: pl.Series, start_days: pl.Series, geography: Geography, params: dict, rng
 ) -> pl.Series:
     """Older records sometimes still carry the former commune code of a merged commune."""
-    former = geography.former.group_by("code_insee_commune_actuelle").agg(
-        pl.col("code_insee").min()
+    # A commune nouvelle often keeps the code of its chef-lieu: only other codes are "former".
+    former = (
+        geography.former.filter(pl.col("code_insee") != pl.col("code_insee_commune_actuelle"))
+        .group_by("code_insee_commune_actuelle")
+        .agg(pl.col("code_insee").min())
     )
     old_code = communes.replace_strict(
         dict(zip(former["code_insee_commune_actuelle"], former["code_insee"], strict=True)),
