@@ -28,7 +28,7 @@ format: setup
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
 
-bench: setup
+bench: setup  # speed and memory benchmarks; results go to BENCHMARKS.md
 	$(UV) run --frozen python benchmarks/bench_synth.py
 
 clean:
