@@ -74,6 +74,7 @@ def test_every_kind_of_defect_is_injected(injected):
         "truncated",
         "missing_manifest",
         "not_pseudonymised",
+        "sent_twice",
     }
 
 
@@ -139,6 +140,19 @@ def test_file_defects(injected):
         folder = injected / "landing" / row["source"] / row["extract_date"].isoformat()
         if row["defect"] == "missing_manifest":
             assert folder.is_dir() and not (folder / "manifest.json").exists()
+            continue
+        if row["defect"] == "sent_twice":
+            copy = (
+                injected
+                / "truth"
+                / "redeliveries"
+                / row["source"]
+                / row["extract_date"].isoformat()
+            )
+            assert sorted(p.name for p in copy.iterdir()) == sorted(
+                p.name for p in folder.iterdir()
+            )
+            assert all((copy / p.name).read_bytes() == p.read_bytes() for p in folder.iterdir())
             continue
         contract = catalog.contract(row["source"], row["entity"])
         raw = (folder / row["file"]).read_bytes().decode(contract.physical.encoding or "utf-8")

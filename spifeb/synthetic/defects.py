@@ -2,8 +2,8 @@
 
 Row defects are applied to the canonical snapshot before rendering (so they reach the files in the
 collectivity's own format); file defects (an extra trailing delimiter in a header, a file cut
-short, a missing manifest, an extract that was not pseudonymised) are applied to the rendered
-files. Every injected defect is returned as a row of the ground truth: what, where, and which
+short, a missing manifest, an extract that was not pseudonymised, an older extract sent again) are
+applied to the rendered files. Every injected defect is returned as a row of the ground truth: what, where, and which
 rule of `data_contracts/canonical/rules.yaml` (or which refusal) must catch it.
 """
 
@@ -34,6 +34,7 @@ FILE_DEFECTS = {
     "truncated": "fichier_tronque",
     "missing_manifest": "extrait_incomplet",
     "not_pseudonymised": "identifiants_directs",
+    "sent_twice": "extrait_deja_recu",  # landing it again must change nothing
 }
 DEFECT_SCHEMA = {
     "source": pl.String,

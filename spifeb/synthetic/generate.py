@@ -109,23 +109,40 @@ def generate(
         )
         if progress:
             progress(number, len(schedule))
+    if "sent_twice" in special:
+        truth.append(_redelivery(special["sent_twice"], options))
     _write_truth(
         options.truth, persons, histories, catalog, params, window, truth, schedule, special
     )
+    if "sent_twice" in special:
+        again = special["sent_twice"]
+        shutil.copytree(
+            options.out / again.source / again.extract_date.isoformat(),
+            options.truth / "redeliveries" / again.source / again.extract_date.isoformat(),
+        )
     summary.defects = len(truth)
     return summary
+
+
+def _redelivery(extract: Extract, options: SynthOptions) -> dict:
+    """An older extract sent again by mistake: kept under the ground truth's `redeliveries/`,
+    for tests to drop into the landing zone after it was first landed (it must change nothing)."""
+    return dfx.file_defect(extract.source, extract.extract_date, None, None, "sent_twice")
 
 
 def _special_extracts(
     schedule: list[Extract], options: SynthOptions, draws: Draws
 ) -> dict[str, Extract]:
-    """The extract left without manifest and the one sent without pseudonymisation, if asked."""
+    """The extracts singled out: left without manifest, sent twice, not pseudonymised (on request)."""
     rng = draws.stream("special_extracts")
     latest = {e.source: e for e in schedule}
     special = {}
     if options.defect_rate > 0:
         sources = sorted(latest)
         special["missing_manifest"] = latest[sources[int(rng.integers(0, len(sources)))]]
+        older = [e for e in schedule if e is not latest[e.source]]
+        if older:
+            special["sent_twice"] = older[int(rng.integers(0, len(older)))]
     if options.clear_extract:
         catalog = load_catalog()
         eligible = sorted(
