@@ -18,7 +18,7 @@ PSEUDONYM_PATTERN = r"^[0-9a-f]{32}$"
 COMMUNE_PATTERN = r"^(2[AB]|[0-9]{2})[0-9]{3}$"
 
 
-def polars_dtype(field: CanonicalField) -> pl.DataType:
+def canonical_dtype(field: CanonicalField) -> pl.DataType:
     """The canonical polars dtype of a field, whatever layout it came from."""
     simple: dict[str, pl.DataType] = {
         "string": pl.String(),
@@ -35,14 +35,19 @@ def polars_dtype(field: CanonicalField) -> pl.DataType:
     }
     if field.type == "list_of_struct":
         return pl.List(
-            pl.Struct({name: polars_dtype(sub) for name, sub in (field.struct or {}).items()})
+            pl.Struct({name: canonical_dtype(sub) for name, sub in (field.struct or {}).items()})
         )
     return simple[field.type]
 
 
-def canonical_schema(entity: Entity) -> dict[str, pl.DataType]:
-    """Column name -> dtype of an entity's canonical frame."""
-    return {name: polars_dtype(field) for name, field in entity.fields.items()}
+def canonical_schema(entity: Entity) -> pl.Schema:
+    """Column names and dtypes of an entity's canonical frame, in the entity's field order."""
+    return pl.Schema({name: canonical_dtype(field) for name, field in entity.fields.items()})
+
+
+def empty_frame(entity: Entity) -> pl.DataFrame:
+    """A canonical frame with no rows."""
+    return pl.DataFrame(schema=canonical_schema(entity))
 
 
 def _code_set_check(codes: list[str]) -> pa.Check:
@@ -127,7 +132,7 @@ def build_schema(
     entity = catalog.entities[entity_name]
     columns = {
         name: pa.Column(
-            polars_dtype(field),
+            canonical_dtype(field),
             checks=_field_checks(field, catalog, extract_date),
             nullable=not field.required,
             required=True,

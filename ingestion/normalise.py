@@ -57,6 +57,7 @@ from data_contracts.models import (
     Contract,
     Physical,
 )
+from data_contracts.schemas import canonical_dtype
 
 LINE = "_line"
 TIME_ZONE = "Europe/Paris"
@@ -137,29 +138,6 @@ class _Target:
 
 
 # --- Public API ----------------------------------------------------------------------------------
-
-
-def canonical_dtype(field: CanonicalField) -> pl.DataType:
-    """The polars dtype of a canonical field once normalised."""
-    match field.type:
-        case "date" | "year_month":
-            return pl.Date()
-        case "datetime":
-            return pl.Datetime("us")
-        case "integer":
-            return pl.Int64()
-        case "decimal":
-            return pl.Float64()
-        case "boolean":
-            return pl.Boolean()
-        case "code_set":
-            return pl.List(pl.String())
-        case "list_of_struct":
-            return pl.List(
-                pl.Struct({k: canonical_dtype(v) for k, v in (field.struct or {}).items()})
-            )
-        case _:
-            return pl.String()
 
 
 def to_canonical(

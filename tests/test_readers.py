@@ -17,7 +17,8 @@ import pytest
 import xlsxwriter
 
 from data_contracts import load_catalog
-from ingestion.normalise import canonical_dtype, to_canonical
+from data_contracts.schemas import canonical_dtype
+from ingestion.normalise import to_canonical
 from ingestion.readers import ReadError, read_header, read_native
 
 P1 = hashlib.md5(b"a").hexdigest()

@@ -23,6 +23,7 @@ import polars as pl
 import pytest
 
 from data_contracts import load_catalog
+from data_contracts.schemas import canonical_schema, empty_frame
 from spifeb.synthetic import render
 
 EXTRACT = dt.date(2025, 1, 31)
@@ -50,7 +51,7 @@ def fake(i: int) -> str:
 
 
 def _frame(entity: str, rows: list[dict]) -> pl.DataFrame:
-    schema = render.canonical_schema(load_catalog().entities[entity])
+    schema = canonical_schema(load_catalog().entities[entity])
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
@@ -452,7 +453,7 @@ def test_a_missing_entity_frame_is_an_error(tmp_path: Path):
 
 def test_empty_frames_give_header_only_files(tmp_path: Path):
     catalog = load_catalog()
-    empty = {name: render.empty_frame(entity) for name, entity in catalog.entities.items()}
+    empty = {name: empty_frame(entity) for name, entity in catalog.entities.items()}
     for source in SOURCES:
         _render(tmp_path, source, empty)
     rows = _csv_rows(tmp_path / "cd22/2025-01-31/AIDES_20250131.csv", "cp1252", ";")

@@ -1,7 +1,7 @@
 """Render canonical frames into the exact native extract files of a source (spec 1.0, §1 and §3).
 
 The synthetic generator produces one polars frame per canonical entity (columns = the entity's
-fields, canonical dtypes: see `canonical_dtype`). This module turns them into the bytes a
+fields, canonical dtypes: see `data_contracts.schemas.canonical_dtype`). This module turns them into the bytes a
 collectivity would drop into the landing zone, driven only by the data contracts:
 
 - the physical layout (`Physical`) says how a file is laid out: format (csv / xlsx / jsonl),
@@ -56,9 +56,9 @@ from data_contracts.models import (
     CanonicalField,
     CodeList,
     ColumnMapping,
-    Entity,
     Physical,
 )
+from data_contracts.schemas import canonical_dtype
 
 PARIS = "Europe/Paris"
 MANIFEST_NAME = "manifest.json"
@@ -80,37 +80,6 @@ _XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
 
 # --- Canonical frames ----------------------------------------------------------------------
-
-
-def canonical_dtype(field: CanonicalField) -> pl.DataType:
-    """The polars dtype a canonical field has in the frames given to the renderer."""
-    simple: dict[str, pl.DataType] = {
-        "string": pl.String(),
-        "code": pl.String(),
-        "pseudonym": pl.String(),
-        "commune": pl.String(),
-        "code_set": pl.List(pl.String()),
-        "date": pl.Date(),
-        "year_month": pl.Date(),
-        "datetime": pl.Datetime("us"),
-        "integer": pl.Int64(),
-        "decimal": pl.Float64(),
-        "boolean": pl.Boolean(),
-    }
-    if field.type == "list_of_struct":
-        members = {name: canonical_dtype(sub) for name, sub in (field.struct or {}).items()}
-        return pl.List(pl.Struct(members))
-    return simple[field.type]
-
-
-def canonical_schema(entity: Entity) -> pl.Schema:
-    """Column names and dtypes of a canonical frame of `entity`, in the entity's field order."""
-    return pl.Schema({name: canonical_dtype(field) for name, field in entity.fields.items()})
-
-
-def empty_frame(entity: Entity) -> pl.DataFrame:
-    """A canonical frame with no rows (renders as a file with its header only)."""
-    return pl.DataFrame(schema=canonical_schema(entity))
 
 
 def _canonical_frame(contract: Contract, frame: pl.DataFrame) -> pl.DataFrame:

@@ -13,7 +13,7 @@ import datetime as dt
 import polars as pl
 
 from data_contracts.models import Entity
-from data_contracts.schemas import polars_dtype
+from data_contracts.schemas import canonical_dtype
 from spifeb.synthetic.world import to_days
 
 TRUTH_COLUMNS = ("person_key",)
@@ -67,7 +67,7 @@ def _canonical(frame: pl.DataFrame, entity: Entity) -> pl.DataFrame:
     """Entity fields in order with canonical dtypes (days -> dates), plus the truth columns."""
     columns = []
     for name, field in entity.fields.items():
-        dtype = polars_dtype(field)
+        dtype = canonical_dtype(field)
         if field.type in ("date", "year_month"):
             columns.append(pl.col(name).cast(pl.Int32).cast(pl.Date))
         else:
