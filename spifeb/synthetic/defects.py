@@ -159,13 +159,14 @@ def truth_rows(
 
 
 def file_defect(
-    source: str, extract_date: dt.date, entity: str | None, file_name: str | None, defect: str
+    source: str, extract_date: dt.date, defect: str, contract: Contract | None = None
 ) -> dict:
+    """A truth row for a defect of a whole file (`contract` given) or of a whole extract."""
     return {
         "source": source,
         "extract_date": extract_date,
-        "entity": entity,
-        "file": file_name,
+        "entity": contract.entity_name if contract else None,
+        "file": contract.file.file_name(extract_date) if contract else None,
         "record_id": None,
         "data_row": None,
         "field": None,

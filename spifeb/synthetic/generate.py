@@ -127,7 +127,7 @@ def generate(
 def _redelivery(extract: Extract, options: SynthOptions) -> dict:
     """An older extract sent again by mistake: kept under the ground truth's `redeliveries/`,
     for tests to drop into the landing zone after it was first landed (it must change nothing)."""
-    return dfx.file_defect(extract.source, extract.extract_date, None, None, "sent_twice")
+    return dfx.file_defect(extract.source, extract.extract_date, "sent_twice")
 
 
 def _special_extracts(
@@ -232,30 +232,14 @@ def _file_defects(
         )
         dfx.add_direct_identifiers(contract, folder / contract.file.file_name(date), identities)
         dfx.rewrite_manifest(folder, sha256_file)
-        truth.append(
-            dfx.file_defect(
-                source,
-                date,
-                contract.entity_name,
-                contract.file.file_name(date),
-                "not_pseudonymised",
-            )
-        )
+        truth.append(dfx.file_defect(source, date, "not_pseudonymised", contract))
     if options.defect_rate > 0:
         csv_contracts = [c for c in contracts if c.physical.format == "csv"]
         touched = False
         for contract in csv_contracts:
             if rng.random() < min(1.0, 10 * options.defect_rate):
                 dfx.add_trailing_delimiter(contract, folder / contract.file.file_name(date))
-                truth.append(
-                    dfx.file_defect(
-                        source,
-                        date,
-                        contract.entity_name,
-                        contract.file.file_name(date),
-                        "trailing_delimiter",
-                    )
-                )
+                truth.append(dfx.file_defect(source, date, "trailing_delimiter", contract))
                 touched = True
         if touched:
             dfx.rewrite_manifest(folder, sha256_file)
@@ -267,14 +251,10 @@ def _file_defects(
         if line_based and rng.random() < min(1.0, 3 * options.defect_rate):
             contract = line_based[int(rng.integers(0, len(line_based)))]
             dfx.truncate(contract, folder / contract.file.file_name(date), int(rng.integers(1, 4)))
-            truth.append(
-                dfx.file_defect(
-                    source, date, contract.entity_name, contract.file.file_name(date), "truncated"
-                )
-            )
+            truth.append(dfx.file_defect(source, date, "truncated", contract))
     if special.get("missing_manifest") == extract:
         (folder / "manifest.json").unlink()
-        truth.append(dfx.file_defect(source, date, None, None, "missing_manifest"))
+        truth.append(dfx.file_defect(source, date, "missing_manifest"))
     return truth
 
 
