@@ -62,7 +62,9 @@ def _check_spec_version(content: dict[str, Any], path: Path) -> str:
     return version
 
 
-def _load_canonical(root: Path) -> tuple[dict[str, CodeList], dict[str, Entity], dict[str, str]]:
+def _load_canonical(
+    root: Path,
+) -> tuple[dict[str, CodeList], dict[str, Entity], dict[str, str], dict[str, str]]:
     code_lists_path = root / "canonical" / "code_lists.yaml"
     content = _read_yaml(code_lists_path)
     _check_spec_version(content, code_lists_path)
@@ -81,9 +83,10 @@ def _load_canonical(root: Path) -> tuple[dict[str, CodeList], dict[str, Entity],
     content = _read_yaml(rules_path)
     _check_spec_version(content, rules_path)
     rules = {str(k): str(v) for k, v in (content.get("rules") or {}).items()}
+    refusals = {str(k): str(v) for k, v in (content.get("refusals") or {}).items()}
     for name, entity in entities.items():
         _check_entity(name, entity, code_lists, entities_path)
-    return code_lists, entities, rules
+    return code_lists, entities, rules, refusals
 
 
 def _check_entity(name: str, entity: Entity, code_lists: dict[str, CodeList], path: Path) -> None:
@@ -244,7 +247,7 @@ def _load_sources(root: Path, layouts: set[str]) -> dict[str, Source]:
 
 def load_catalog_from(root: Path) -> Catalog:
     """Load and cross-check every contract under `root` (a tree shaped like this package)."""
-    code_lists, entities, rules = _load_canonical(root)
+    code_lists, entities, rules, refusals = _load_canonical(root)
     contracts: dict[str, Contract] = {}
     for layout_dir in sorted(p for p in (root / "layouts").iterdir() if p.is_dir()):
         contracts.update(_load_layout(layout_dir, entities, code_lists))
@@ -254,6 +257,7 @@ def load_catalog_from(root: Path) -> Catalog:
         code_lists=code_lists,
         entities=entities,
         rules=rules,
+        refusals=refusals,
         contracts=contracts,
         sources=_load_sources(root, layouts),
     )

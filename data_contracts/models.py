@@ -148,6 +148,7 @@ class Catalog(_Strict):
     code_lists: dict[str, CodeList]
     entities: dict[str, Entity]
     rules: dict[str, str]
+    refusals: dict[str, str]
     contracts: dict[str, Contract]
     sources: dict[str, Source]
 

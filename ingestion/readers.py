@@ -54,6 +54,7 @@ import polars as pl
 from data_contracts.models import Contract, Physical
 
 LINE = "_line"
+EXTRA = "_extra:"  # prefix of the columns a contract does not know (`keep_extra`)
 
 # Codes of the file-level problems (rules.yaml only has row-level rules).
 FICHIER_ILLISIBLE = "fichier_illisible"
@@ -97,8 +98,12 @@ class _Table:
 # --- Public API ----------------------------------------------------------------------------------
 
 
-def read_native(contract: Contract, path: Path) -> pl.DataFrame:
-    """The data rows of `path` as text, one column per native column of `contract`, plus `_line`."""
+def read_native(contract: Contract, path: Path, *, keep_extra: bool = False) -> pl.DataFrame:
+    """The data rows of `path` as text, one column per native column of `contract`, plus `_line`.
+
+    With `keep_extra`, the CSV and workbook columns the contract does not know are kept too,
+    named `_extra:<header>` (so that their values can be scanned for direct identifiers).
+    """
     path = Path(path)
     physical = contract.physical
     if physical.format == "jsonl":
@@ -114,7 +119,9 @@ def read_native(contract: Contract, path: Path) -> pl.DataFrame:
     frame = _drop_blank_rows(frame)
     if physical.total_row and physical.total_label:
         frame = _drop_total_row(frame, physical.total_label)
+    extra = _extra_columns(contract, table.header, frame) if keep_extra else []
     frame = _select_contract_columns(contract, path, table.header, table.header_line, frame)
+    frame = frame.with_columns(extra) if extra else frame
     if physical.format == "xlsx":
         frame = _excel_dates_to_iso(frame, contract.native_columns)
     return frame
@@ -471,6 +478,15 @@ def _select_contract_columns(
     return frame.select(
         LINE, *(pl.col(f"_c{positions[n]}").alias(n) for n in contract.native_columns)
     )
+
+
+def _extra_columns(contract: Contract, header: list[str], frame: pl.DataFrame) -> list[pl.Series]:
+    known = {_normalise_name(n).casefold() for n in contract.native_columns}
+    return [
+        frame[f"_c{i}"].alias(f"{EXTRA}{name}")
+        for i, name in enumerate(header)
+        if _normalise_name(name).casefold() not in known and f"_c{i}" in frame.columns
+    ]
 
 
 def _find(names: list[str], match: Callable[[str], bool]) -> list[int]:

@@ -186,6 +186,74 @@ def synth_command(
     )
 
 
+@app.command("ingest")
+def ingest_command(
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="Source à intégrer (répétable ; défaut : toutes)."),
+    ] = None,
+    landing: Annotated[
+        Path | None, typer.Option("--landing", help="Zone de dépôt (défaut : data/landing).")
+    ] = None,
+    lake: Annotated[
+        Path | None, typer.Option("--lake", help="Lac de données (défaut : data/lake).")
+    ] = None,
+) -> None:
+    """Intègre les extraits complets non encore intégrés (contrôles, quarantaine, refus)."""
+    from data_contracts import load_catalog
+    from ingestion.land import ingest
+
+    known = load_catalog().sources
+    unknown = [s for s in source or [] if s not in known]
+    if unknown:
+        Console(stderr=True).print(
+            f"[bold red]Erreur :[/] source inconnue {', '.join(unknown)} (sources : {', '.join(sorted(known))})."
+        )
+        raise typer.Exit(code=2)
+    console = Console()
+    with console.status("Intégration des extraits…"):
+        report = ingest(
+            (landing or settings.landing_dir()).resolve(),
+            (lake or settings.lake_dir()).resolve(),
+            source,
+        )
+    if report.extracts:
+        console.print(_ingest_table(report))
+    else:
+        console.print("Aucun nouvel extrait complet à intégrer.")
+    for extract in report.refused:
+        console.print(f"[bold red]Refusé[/] {extract.source} {extract.extract_date:%d/%m/%Y} :")
+        for refusal in extract.refusals:
+            console.print(f"  - {escape(f'[{refusal.rule}]')} {escape(refusal.message)}")
+    if report.erased:
+        console.print(
+            f"Droit d'opposition : {sum(e['rows_erased'] for e in report.erased)} ligne(s) effacée(s)."
+        )
+    if report.refused:
+        raise typer.Exit(code=1)
+
+
+def _ingest_table(report) -> Table:
+    table = Table(title="Intégration par source")
+    for header in ("Source", "Extraits", "Refusés", "Lues", "Intégrées", "Quarant.", "Rempl.",
+                   "Oppos.", "s"):  # fmt: skip
+        table.add_column(header, justify="left" if header == "Source" else "right")
+    by_source: dict[str, list] = {}
+    for extract in report.extracts:
+        by_source.setdefault(extract.source, []).append(extract)
+    for source, extracts in sorted(by_source.items()):
+        files = [f for e in extracts for f in e.files]
+        table.add_row(
+            source,
+            str(sum(e.status == "landed" for e in extracts)),
+            str(sum(e.status == "refused" for e in extracts)),
+            *(f"{sum(getattr(f, k) for f in files):,}".replace(",", " ")
+              for k in ("rows_read", "rows_landed", "rows_quarantined", "rows_superseded", "rows_opposed")),
+            f"{sum(e.seconds for e in extracts):.1f}",
+        )  # fmt: skip
+    return table
+
+
 @app.command("demo")
 def demo_command(
     persons: Annotated[int, typer.Option("--persons", min=1, help="Nombre de personnes.")] = 2_000,

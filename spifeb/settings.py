@@ -21,3 +21,8 @@ def landing_dir() -> Path:
 def ground_truth_dir() -> Path:
     """Synthetic ground truth, kept apart from the landing zone and never read by the pipeline."""
     return data_dir() / "synthetic_truth"
+
+
+def lake_dir() -> Path:
+    """The lake: raw Parquet layer, quarantine, refusal reports, load log."""
+    return data_dir() / "lake"
