@@ -93,18 +93,9 @@ def complete_folders(landing: Path, source: str) -> list[Path]:
 
 
 def pending(folders: list[Path], log: pl.DataFrame) -> list[Path]:
-    """Folders not landed yet, nor refused as they are now."""
-    landed = set(
-        log.filter(pl.col("status") == "landed")
-        .select("source", "extract_date")
-        .unique()
-        .iter_rows()
-    )
-    refused = set(log.filter(pl.col("status") == "refused")["fingerprint"].to_list())
-    return [
-        f for f in folders
-        if (f.parent.name, dt.date.fromisoformat(f.name)) not in landed and folder_fingerprint(f) not in refused
-    ]  # fmt: skip
+    """Folders not landed nor refused as they are now (a folder touched since is looked at again)."""
+    seen = set(log.filter(pl.col("status").is_in(["landed", "refused"]))["fingerprint"].to_list())
+    return [f for f in folders if folder_fingerprint(f) not in seen]
 
 
 # --- Landing one extract -------------------------------------------------------------------------
@@ -136,9 +127,11 @@ def _read_checked(
 
 def _lineage(frame: pl.DataFrame, source: str, entity: str, extract_date: dt.date, file: str, sha: str,
              load_id: str) -> pl.DataFrame:  # fmt: skip
-    return frame.rename({LINE: "_line"}).with_columns(
+    """The row's own columns first, then where it comes from."""
+    return frame.select(
+        pl.exclude(LINE),
         _source=pl.lit(source), _entity=pl.lit(entity), _extract_date=pl.lit(extract_date),
-        _file=pl.lit(file), _file_sha256=pl.lit(sha), _load_id=pl.lit(load_id),
+        _file=pl.lit(file), _file_sha256=pl.lit(sha), _line=pl.col(LINE), _load_id=pl.lit(load_id),
     )  # fmt: skip
 
 
@@ -173,15 +166,14 @@ def _stage(
             lk.write_parquet(frame, path)
 
 
-def _already_landed_differently(
-    log: pl.DataFrame, source: str, extract_date: dt.date, checksums: dict
-) -> bool:
+def _landed_checksums(log: pl.DataFrame, source: str, extract_date: dt.date) -> set[str] | None:
+    """Checksums of the files of this extract as landed before, if it was."""
     landed = log.filter(
         (pl.col("status") == "landed")
         & (pl.col("source") == source)
         & (pl.col("extract_date") == extract_date)
     )
-    return landed.height > 0 and set(landed["file_sha256"]) != set(checksums.values())
+    return set(landed["file_sha256"]) if landed.height else None
 
 
 def land_extract(folder: Path, lake: lk.Lake, opposed: frozenset[str] = frozenset(), catalog: Catalog | None = None,
@@ -197,7 +189,11 @@ def land_extract(folder: Path, lake: lk.Lake, opposed: frozenset[str] = frozense
     try:
         manifest = read_manifest(folder)
         checksums, refusals = check_files(manifest, contracts, folder)
-        if not refusals and _already_landed_differently(log, source, extract_date, checksums):
+        landed = _landed_checksums(log, source, extract_date)
+        if landed is not None and not refusals:
+            if landed == set(checksums.values()):
+                report.status = "already_landed"  # sent again: nothing changes
+                return report
             raise ExtractRefused([Refusal("extrait_deja_recu_different")])
         natives = {}
         for contract in contracts:

@@ -19,11 +19,14 @@ NEVER = 10**6  # a day far beyond any window: "has not happened"
 
 
 def _rows(**columns) -> pl.DataFrame:
+    """A frame from numpy columns; object arrays hold codes (text), even when empty."""
     return pl.DataFrame(
-        {
-            k: (v.tolist() if isinstance(v, np.ndarray) and v.dtype == object else v)
+        [
+            pl.Series(k, v.tolist(), dtype=pl.String)
+            if isinstance(v, np.ndarray) and v.dtype == object
+            else pl.Series(k, v)
             for k, v in columns.items()
-        }
+        ]
     )
 
 
