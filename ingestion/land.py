@@ -60,6 +60,7 @@ class ExtractReport:
     files: list[FileReport] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
     seconds: float = 0.0
+    log_rows: pl.DataFrame | None = None
 
 
 @dataclass
@@ -217,13 +218,13 @@ def land_extract(folder: Path, lake: lk.Lake, opposed: frozenset[str] = frozense
                     opposed,
                 )
             )
-        lk.commit(lake, load_id, _log_rows(report, started, folder), fault=fault)
+        report.log_rows = _log_rows(report, started, folder)
+        lk.commit(lake, load_id, report.log_rows, fault=fault)
     except ExtractRefused as refused:
         report.status, report.refusals, report.files = "refused", refused.refusals, []
         write_refusal_report(lake, report)
-        lk.write_parquet(
-            _log_rows(report, started, folder), lake.load_log_dir / f"{load_id}.parquet"
-        )
+        report.log_rows = _log_rows(report, started, folder)
+        lk.write_parquet(report.log_rows, lake.load_log_dir / f"{load_id}.parquet")
     report.seconds = time.perf_counter() - clock
     return report
 
@@ -272,19 +273,27 @@ def _log_rows(report: ExtractReport, started: dt.datetime, folder: Path) -> pl.D
 # --- Sources and runs ----------------------------------------------------------------------------
 
 
-def land_source(source: str, landing: Path, lake: lk.Lake, opposed: frozenset[str] | None = None,
-                catalog: Catalog | None = None) -> list[ExtractReport]:  # fmt: skip
+def land_source(
+    source: str,
+    landing: Path,
+    lake: lk.Lake,
+    opposed: frozenset[str] | None = None,
+    catalog: Catalog | None = None,
+    log: pl.DataFrame | None = None,
+) -> list[ExtractReport]:
     """Land every pending extract of one source, oldest first."""
     catalog = catalog or load_catalog()
     if source not in catalog.sources:
         raise KeyError(source)
     if opposed is None:
         opposed = opposed_pseudonyms(read_oppositions(landing), lake)
-    log = lk.read_load_log(lake)
+    log = lk.read_load_log(lake) if log is None else log
     reports = []
     for folder in pending(complete_folders(landing, source), log):
-        reports.append(land_extract(folder, lake, opposed, catalog, log))
-        log = lk.read_load_log(lake)
+        report = land_extract(folder, lake, opposed, catalog, log)
+        reports.append(report)
+        if report.log_rows is not None:
+            log = pl.concat([log, report.log_rows], how="diagonal_relaxed")
     return reports
 
 
@@ -295,8 +304,9 @@ def ingest(landing: Path, lake_root: Path, sources: list[str] | None = None) -> 
     report = IngestReport(rolled_back=lk.recover(lake))
     opposed = opposed_pseudonyms(read_oppositions(landing), lake)
     report.erased = erase(lake, opposed)
+    log = lk.read_load_log(lake)
     for source in sources or sorted(catalog.sources):
-        report.extracts += land_source(source, landing, lake, opposed, catalog)
+        report.extracts += land_source(source, landing, lake, opposed, catalog, log)
     # Records landed in this run may link an objecting person to pseudonyms not known before.
     report.erased += erase(lake, opposed_pseudonyms(read_oppositions(landing), lake))
     return report

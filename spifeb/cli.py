@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -260,18 +261,11 @@ def demo_command(
     months: Annotated[int, typer.Option("--months", min=1, help="Nombre de mois simulés.")] = 72,
     seed: Annotated[int, typer.Option("--seed", help="Graine.")] = 42,
 ) -> None:
-    """Chaîne complète sur données synthétiques (pour l'instant : génération des extraits)."""
-    synth_command(
-        persons=persons,
-        start="2018-01",
-        months=months,
-        seed=seed,
-        out=None,
-        truth=None,
-        extracts=None,
-        defect_rate=0.0,
-        clear_extract=False,
-    )
+    """Chaîne complète sur données synthétiques : génération des extraits puis intégration."""
+    synth_command(persons=persons, start="2018-01", months=months, seed=seed, out=None, truth=None,
+                  extracts=None, defect_rate=0.0, clear_extract=False)  # fmt: skip
+    shutil.rmtree(settings.lake_dir(), ignore_errors=True)
+    ingest_command(source=None, landing=None, lake=None)
 
 
 def main() -> None:

@@ -665,7 +665,7 @@ def operations(
         date_fin=pl.Series([to_days(PERIODS[k]["fin"]) for k in period]),
         cout_total_eligible=pl.Series(cost),
         montant_fse=pl.Series((cost * rate).round(2)),
-        _visible_from=pl.Series([to_days(PERIODS[k]["debut"]) - 60 for k in period]),
+        _visible_from=pl.Series([to_days(PERIODS[k]["debut"]) for k in period]),
     ).drop("_kind", "_n")
 
 
