@@ -27,6 +27,7 @@ from ingestion.reports import write_refusal_report
 from ingestion.validate import PSEUDONYMS, ValidatedRows, validate_rows
 
 CODE_VERSION = "spifeb-0.1.0"
+JSON_LINE = "(clé JSON hors contrat)"
 
 
 @dataclass
@@ -117,6 +118,13 @@ def _read_checked(
         replace(r, column=r.column.removeprefix(EXTRA))
         for r in scan_values(name, native.drop(LINE))
     ]
+    if contract.physical.format == "jsonl":
+        # Keys the contract ignores are dropped on reading: scan the raw lines for them too.
+        lines = pl.Series(
+            JSON_LINE, path.read_text(encoding="utf-8", errors="replace").splitlines()
+        )
+        seen = {r.detail for r in refusals}
+        refusals += [r for r in scan_values(name, lines.to_frame()) if r.detail not in seen]
     expected = manifest.entry(contract.entity_name).rows
     if native.height != expected:
         refusals.append(

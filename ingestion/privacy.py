@@ -56,10 +56,14 @@ def scan_values(file_name: str, native: pl.DataFrame) -> list[Refusal]:
     """Text columns holding values shaped like a NIR, an e-mail or a phone number."""
     checks, labels = [], []
     for column, dtype in native.schema.items():
-        if dtype != pl.String:
+        if dtype == pl.String:
+            text = pl.col(column)
+        elif isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
+            text = pl.col(column).list.eval(pl.element().struct.json_encode()).list.join(" ")
+        else:
             continue
         for kind, pattern in VALUE_SHAPES.items():
-            checks.append(pl.col(column).str.contains(pattern).any().alias(f"check{len(checks)}"))
+            checks.append(text.str.contains(pattern).any().alias(f"check{len(checks)}"))
             labels.append((column, kind))
     if not checks:
         return []

@@ -28,7 +28,7 @@ import pytest
 
 from data_contracts import load_catalog
 from ingestion.lake import Lake, read_load_log
-from ingestion.land import ExtractReport, ingest, land_extract
+from ingestion.land import JSON_LINE, ExtractReport, ingest, land_extract
 from spifeb.synthetic.generate import SynthOptions, generate
 from spifeb.synthetic.render import sha256_file, write_manifest
 
@@ -717,6 +717,10 @@ def _put_top_level(record: dict, text: str) -> None:
     record["organisme_siret"] = text
 
 
+def _put_in_unknown_key(record: dict, text: str) -> None:
+    record["commentaire_libre"] = text
+
+
 def _put_in_financements(record: dict, text: str) -> None:
     record["financements"][0]["code_operation_fse"] = text
 
@@ -725,17 +729,8 @@ def _put_in_financements(record: dict, text: str) -> None:
     ("put", "column"),
     [
         pytest.param(_put_top_level, "organisme_siret", id="top-level"),
-        pytest.param(
-            _put_in_financements,
-            "financements",
-            id="nested-list",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="ingestion.privacy.scan_values only scans pl.String columns: the text "
-                "sub-fields of reg53 `financements` (List(Struct)) are never scanned, the NIR "
-                "lands in lake/raw",
-            ),
-        ),
+        pytest.param(_put_in_financements, "financements", id="nested-list"),
+        pytest.param(_put_in_unknown_key, JSON_LINE, id="key-outside-the-contract"),
     ],
 )
 def test_identifier_hidden_in_json_lines_is_refused(case, watched, capsys, put, column):
