@@ -4,6 +4,7 @@
     lake/quarantine/<source>/<entity>/extract_date=<date>/data.parquet   invalid rows, as text
     lake/superseded/<source>/<entity>/extract_date=<date>/data.parquet   older duplicates of a record
     lake/rejected/<source>/<extract date>/<load id>.json|.txt            refusal reports
+    lake/reports/<source>/<extract date>/<load id>.json                  load reports
     lake/load_log/<load id>.parquet                                      one row per file per load
     lake/_staging/<load id>/...                                          an extract being landed
     lake/_journal/<load id>.json                                         a commit in progress

@@ -23,7 +23,7 @@ from ingestion.oppositions import erase, opposed_pseudonyms, read_oppositions
 from ingestion.privacy import scan_columns, scan_values
 from ingestion.readers import EXTRA, LINE, ReadError, read_header, read_native
 from ingestion.refusals import ExtractRefused, Refusal
-from ingestion.reports import write_refusal_report
+from ingestion.reports import write_load_report, write_refusal_report
 from ingestion.validate import PSEUDONYMS, ValidatedRows, validate_rows
 
 CODE_VERSION = "spifeb-0.1.0"
@@ -228,6 +228,7 @@ def land_extract(folder: Path, lake: lk.Lake, opposed: frozenset[str] = frozense
             )
         report.log_rows = _log_rows(report, started, folder)
         lk.commit(lake, load_id, report.log_rows, fault=fault)
+        write_load_report(lake, report)
     except ExtractRefused as refused:
         report.status, report.refusals, report.files = "refused", refused.refusals, []
         write_refusal_report(lake, report)

@@ -44,3 +44,36 @@ def write_refusal_report(lake: lk.Lake, report: ExtractReport) -> None:
     folder = lake.rejected_dir(report.source, report.extract_date.isoformat())
     lk.write_json(refusal_document(report), folder / f"{report.load_id}.json")
     lk.write_text(refusal_text(report), folder / f"{report.load_id}.txt")
+
+
+def load_document(report: ExtractReport) -> dict:
+    """What landed, file by file: rows read = landed + quarantined + superseded + objected."""
+    return {
+        "source": report.source,
+        "date_extraction": report.extract_date.isoformat(),
+        "id_chargement": report.load_id,
+        "statut": STATUS_FR[report.status],
+        "fichiers": [
+            {
+                "fichier": f.file, "entite": f.entity, "sha256": f.file_sha256,
+                "lignes_lues": f.rows_read, "lignes_integrees": f.rows_landed,
+                "lignes_en_quarantaine": f.rows_quarantined, "lignes_remplacees": f.rows_superseded,
+                "lignes_opposition": f.rows_opposed,
+                "durees_secondes": {"lecture": round(f.read_seconds, 3),
+                                    "validation": round(f.validate_seconds, 3),
+                                    "ecriture": round(f.write_seconds, 3)},
+            }
+            for f in report.files
+        ],
+    }  # fmt: skip
+
+
+def write_load_report(lake: lk.Lake, report: ExtractReport) -> None:
+    path = (
+        lake.root
+        / "reports"
+        / report.source
+        / report.extract_date.isoformat()
+        / f"{report.load_id}.json"
+    )
+    lk.write_json(load_document(report), path)

@@ -343,3 +343,42 @@ def test_objecting_persons_never_land_and_are_erased_everywhere(tmp_path):
     assert sum(f.rows_opposed for e in report.extracts for f in e.files) > 0
     raw = _zone(lake, "raw")
     assert not raw.filter((pl.col("pseudo_nir") == nir) | (pl.col("pseudo_ec") == ec)).height
+
+
+def test_each_landing_writes_a_load_report_that_adds_up(clean):
+    tmp, report = clean
+    extract = report.extracts[0]
+    path = (
+        tmp
+        / "lake"
+        / "reports"
+        / extract.source
+        / extract.extract_date.isoformat()
+        / f"{extract.load_id}.json"
+    )
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["statut"] == "intégré"
+    for f in document["fichiers"]:
+        assert f["lignes_lues"] == (f["lignes_integrees"] + f["lignes_en_quarantaine"] + f["lignes_remplacees"]
+                                    + f["lignes_opposition"])  # fmt: skip
+        assert set(f["durees_secondes"]) == {"lecture", "validation", "ecriture"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "rule"),
+    [
+        (lambda m: m.update(spec_version="2.0"), "version_inconnue"),
+        (lambda m: m.update(source="cd99"), "manifeste_invalide"),
+        (lambda m: m["files"].pop(0), "fichier_absent"),
+    ],
+)
+def test_manifest_problems_refuse_the_extract(tmp_path, edit, rule):
+    tmp = _generate(tmp_path, persons=200, months=1, extracts=1)
+    folder = complete_folders(tmp / "landing", "cd56")[-1]
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    edit(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    report = land_extract(folder, lk.Lake(tmp / "lake"))
+    assert report.status == "refused"
+    assert [r.rule for r in report.refusals] == [rule]
+    assert not (tmp / "lake" / "raw").exists()
