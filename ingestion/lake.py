@@ -1,6 +1,7 @@
 """The lake's layout on disk and the only ways ingestion writes to it.
 
     lake/raw/<source>/<entity>/extract_date=<date>/data.parquet          valid rows + lineage
+    lake/raw/<source>/<entity>/_schema/data.parquet                      no rows: the schema, for readers
     lake/quarantine/<source>/<entity>/extract_date=<date>/data.parquet   invalid rows, as text
     lake/superseded/<source>/<entity>/extract_date=<date>/data.parquet   older duplicates of a record
     lake/rejected/<source>/<extract date>/<load id>.json|.txt            refusal reports
@@ -30,6 +31,7 @@ from pathlib import Path
 import polars as pl
 
 ZONES = ("raw", "quarantine", "superseded")
+ANCHOR = "_schema"  # raw/<source>/<entity>/_schema/data.parquet: no rows, the full schema
 
 
 @dataclass(frozen=True)

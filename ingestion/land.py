@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from data_contracts import Catalog, Contract, load_catalog
+from data_contracts.schemas import canonical_schema
 from ingestion import lake as lk
 from ingestion.manifest import MANIFEST, Manifest, check_files, folder_fingerprint, read_manifest
 from ingestion.oppositions import erase, opposed_pseudonyms, read_oppositions
@@ -139,7 +140,7 @@ def _lineage(frame: pl.DataFrame, source: str, entity: str, extract_date: dt.dat
     """The row's own columns first, then where it comes from."""
     return frame.select(
         pl.exclude(LINE),
-        _source=pl.lit(source), _entity=pl.lit(entity), _extract_date=pl.lit(extract_date),
+        _source=pl.lit(source), _entity=pl.lit(entity), _extract_date=pl.lit(extract_date, dtype=pl.Date),
         _file=pl.lit(file), _file_sha256=pl.lit(sha), _line=pl.col(LINE), _load_id=pl.lit(load_id),
     )  # fmt: skip
 
@@ -306,11 +307,27 @@ def land_source(
     return reports
 
 
+def _ensure_anchors(lake: lk.Lake, catalog: Catalog) -> None:
+    """An empty file with the full schema in every raw entity folder, so that the warehouse can
+    read a source's entity before anything of it has landed (it holds no row)."""
+    for source in catalog.sources:
+        for contract in catalog.contracts_for_source(source):
+            path = lake.root / "raw" / source / contract.entity_name / lk.ANCHOR / "data.parquet"
+            if not path.exists():
+                empty = pl.DataFrame(schema=canonical_schema(contract.entity)).with_columns(
+                    **{LINE: pl.lit(None, pl.Int64)}
+                )
+                lk.write_parquet(
+                    _lineage(empty, source, contract.entity_name, None, "", "", ""), path
+                )
+
+
 def ingest(landing: Path, lake_root: Path, sources: list[str] | None = None) -> IngestReport:
     """One ingestion run: recover from a crash, apply objections, land every source."""
     catalog = load_catalog()
     lake = lk.Lake(lake_root)
     report = IngestReport(rolled_back=lk.recover(lake))
+    _ensure_anchors(lake, catalog)
     opposed = opposed_pseudonyms(read_oppositions(landing), lake)
     report.erased = erase(lake, opposed)
     log = lk.read_load_log(lake)

@@ -291,9 +291,14 @@ def test_a_crash_while_landing_leaves_the_lake_as_before(tmp_path):
     report = ingest(tmp / "landing", lake.root, ["cd22"])
     assert report.rolled_back  # the half-committed extract was rolled back...
     assert [e.status for e in report.extracts] == ["landed"]  # ...then landed fully
-    after = _listing(lake.root / "raw")
+    after = [k for k in _listing(lake.root / "raw") if "extract_date=" in k]
     assert not before
-    assert {k.split("/")[1] for k in after} == {"brsa", "actions", "aides", "operations_fse"}
+    assert {k.split("/")[:2] == ["cd22", k.split("/")[1]] and k.split("/")[1] for k in after} == {
+        "brsa",
+        "actions",
+        "aides",
+        "operations_fse",
+    }
 
 
 def test_recover_restores_the_raw_layer_exactly(tmp_path):

@@ -1,0 +1,1 @@
+{{ current_state('bmo', 'operations_fse') }}

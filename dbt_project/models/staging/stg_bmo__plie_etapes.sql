@@ -1,0 +1,1 @@
+{{ current_state('bmo', 'plie_etapes') }}

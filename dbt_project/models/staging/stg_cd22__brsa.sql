@@ -1,0 +1,1 @@
+{{ current_state('cd22', 'brsa') }}

@@ -1,0 +1,1 @@
+{{ current_state('cd29', 'operations_fse') }}

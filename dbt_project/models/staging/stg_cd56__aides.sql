@@ -1,0 +1,1 @@
+{{ current_state('cd56', 'aides') }}

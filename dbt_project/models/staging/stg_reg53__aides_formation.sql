@@ -1,0 +1,1 @@
+{{ current_state('reg53', 'aides_formation') }}

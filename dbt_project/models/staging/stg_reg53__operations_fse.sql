@@ -1,0 +1,1 @@
+{{ current_state('reg53', 'operations_fse') }}

@@ -1,0 +1,1 @@
+{{ current_state('rmo', 'clause_heures') }}

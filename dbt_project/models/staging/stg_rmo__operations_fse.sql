@@ -1,0 +1,1 @@
+{{ current_state('rmo', 'operations_fse') }}

@@ -1,0 +1,1 @@
+{{ current_state('rmo', 'plie_participants') }}
