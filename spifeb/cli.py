@@ -255,17 +255,48 @@ def _ingest_table(report) -> Table:
     return table
 
 
+@app.command("build")
+def build_command(
+    lake: Annotated[
+        Path | None, typer.Option("--lake", help="Lac de données (défaut : data/lake).")
+    ] = None,
+    warehouse: Annotated[
+        Path | None,
+        typer.Option("--warehouse", help="Fichier DuckDB de l'entrepôt (défaut : data/warehouse)."),
+    ] = None,
+) -> None:
+    """Construit l'entrepôt (modèles dbt et leurs tests) à partir des extraits intégrés."""
+    from spifeb.warehouse import run_dbt
+
+    console = Console()
+    target = (warehouse or settings.warehouse_path()).resolve()
+    with console.status("Construction de l'entrepôt (dbt build)…"):
+        result = run_dbt("build", (lake or settings.lake_dir()).resolve(), target,
+                         target_path=settings.data_dir() / "dbt_target")  # fmt: skip
+    summary = [
+        line
+        for line in result.stdout.splitlines()
+        if "Done." in line or "ERROR" in line or "FAIL" in line
+    ]
+    console.print(escape("\n".join(summary[-15:])))
+    if result.returncode != 0:
+        Console(stderr=True).print("[bold red]Échec de la construction de l'entrepôt.[/]")
+        raise typer.Exit(code=1)
+    console.print(f"Entrepôt construit : [bold]{escape(str(target))}[/]")
+
+
 @app.command("demo")
 def demo_command(
     persons: Annotated[int, typer.Option("--persons", min=1, help="Nombre de personnes.")] = 2_000,
     months: Annotated[int, typer.Option("--months", min=1, help="Nombre de mois simulés.")] = 72,
     seed: Annotated[int, typer.Option("--seed", help="Graine.")] = 42,
 ) -> None:
-    """Chaîne complète sur données synthétiques : génération des extraits puis intégration."""
+    """Chaîne complète sur données synthétiques : extraits, intégration, entrepôt."""
     synth_command(persons=persons, start="2018-01", months=months, seed=seed, out=None, truth=None,
                   extracts=None, defect_rate=0.0, clear_extract=False)  # fmt: skip
     shutil.rmtree(settings.lake_dir(), ignore_errors=True)
     ingest_command(source=None, landing=None, lake=None)
+    build_command(lake=None, warehouse=None)
 
 
 def main() -> None:

@@ -26,3 +26,8 @@ def ground_truth_dir() -> Path:
 def lake_dir() -> Path:
     """The lake: raw Parquet layer, quarantine, refusal reports, load log."""
     return data_dir() / "lake"
+
+
+def warehouse_path() -> Path:
+    """The DuckDB file dbt builds (one writer at a time; readers use a published copy)."""
+    return data_dir() / "warehouse" / "spifeb.duckdb"

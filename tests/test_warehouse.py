@@ -44,3 +44,19 @@ def test_linkage_precision_and_recall_against_the_ground_truth(built_warehouse, 
     recall = true_pairs.filter(pl.col("n") == 1)["records"].sum() / true_pairs["records"].sum()
     assert precision >= 0.995, precision
     assert recall >= 0.995, recall
+
+
+def test_dbt_sources_and_staging_mirror_the_contracts():
+    import yaml
+
+    from data_contracts import load_catalog
+    from spifeb.warehouse import DBT_PROJECT_DIR
+
+    catalog = load_catalog()
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    declared = project["vars"]["source_entities"]
+    for source in catalog.sources:
+        entities = [c.entity_name for c in catalog.contracts_for_source(source)]
+        assert declared[source] == [e for e in entities if e != "operations_fse"]
+        for entity in entities:
+            assert (DBT_PROJECT_DIR / "models" / "staging" / f"stg_{source}__{entity}.sql").exists()
