@@ -115,7 +115,8 @@ def validate_rows(
         regles=pl.col("rule"), champs=pl.col("field"), message=pl.col("message").str.join(" ; ")
     )
     duplicates = _duplicates(contract, frame).join(by_line.select(LINE), on=LINE, how="anti")
-    quarantined = _native_text(kept).join(by_line, on=LINE, how="inner")
+    failed = kept.join(by_line.select(LINE), on=LINE, how="semi")
+    quarantined = _native_text(failed).join(by_line, on=LINE, how="inner")
     superseded = frame.join(duplicates, on=LINE, how="inner")
     landed = frame.join(by_line.select(LINE), on=LINE, how="anti").join(
         duplicates.select(LINE), on=LINE, how="anti"
