@@ -52,7 +52,7 @@ class PublicationResult:
 
 def new_publication_id(now: dt.datetime | None = None) -> str:
     now = now or dt.datetime.now(dt.UTC)
-    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    return f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:4]}"  # sorts in time order
 
 
 def publications(published_root: Path) -> list[str]:
