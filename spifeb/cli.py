@@ -285,18 +285,139 @@ def build_command(
     console.print(f"Entrepôt construit : [bold]{escape(str(target))}[/]")
 
 
+@app.command("run")
+def run_command(
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait", min=0, help="Attendre (secondes) si un autre traitement écrit l'entrepôt."
+        ),
+    ] = 0.0,
+) -> None:
+    """Traitement complet sans Dagster : intégration, entrepôt, contrôle qualité, publication."""
+    from spifeb.pipeline import WarehouseBusy, run_pipeline
+
+    console, err = Console(), Console(stderr=True)
+    try:
+        with console.status("Intégration, construction de l'entrepôt, contrôle et publication…"):
+            result = run_pipeline(wait)
+    except WarehouseBusy as busy:
+        err.print(f"[bold red]Erreur :[/] {escape(str(busy))}")
+        raise typer.Exit(code=2) from None
+    if result.ingestion.extracts:
+        console.print(_ingest_table(result.ingestion))
+    for extract in result.ingestion.refused:
+        console.print(
+            f"[bold red]Extrait refusé[/] {extract.source} {extract.extract_date:%d/%m/%Y}"
+        )
+    if not result.build_ok:
+        failures = [
+            line for line in result.build_log.splitlines() if "ERROR" in line or "FAIL" in line
+        ]
+        err.print(
+            "[bold red]Échec de la construction de l'entrepôt :[/]\n"
+            + escape("\n".join(failures[-10:]))
+        )
+        raise typer.Exit(code=1)
+    publication = result.publication
+    if not publication.published:
+        err.print(
+            "[bold red]Publication bloquée par le contrôle qualité[/] (la publication courante est conservée) :"
+        )
+        for check in publication.failed_checks:
+            err.print(f"  - {escape(check.name)} : {escape(check.detail)}")
+        raise typer.Exit(code=1)
+    console.print(_publication_summary(publication.path))
+    if result.ingestion.refused:
+        raise typer.Exit(code=1)
+
+
+def _publication_summary(path: Path) -> str:
+    import json
+
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    extracts = sorted({(e["source"], e["date_extraction"]) for e in manifest["extraits"]})
+    lines = [
+        f"[bold green]Publication {manifest['id_publication']}[/] : {escape(str(path))}",
+        f"  lien courant : {escape(str(settings.published_dir() / 'current'))}",
+        "  extraits : " + ", ".join(f"{s} du {d}" for s, d in extracts),
+        f"  contrôles : {sum(c['success'] for c in manifest['controles'])}/{len(manifest['controles'])} conformes",
+        f"  tables publiées : {len(manifest['lignes'])} ; rapport : {escape(str(path / 'rapport_qualite.html'))}",
+    ]
+    return "\n".join(lines)
+
+
+@app.command("status")
+def status_command() -> None:
+    """État par source (dernier extrait, refus) et dernière publication avec son contrôle."""
+    import json
+
+    import polars as pl
+
+    from data_contracts import load_catalog
+    from ingestion.lake import Lake, read_load_log
+    from publication.publish import current_publication
+
+    console = Console()
+    log = read_load_log(Lake(settings.lake_dir()))
+    table = Table(title="Sources")
+    for header in (
+        "Source",
+        "Collectivité",
+        "Dernier extrait intégré",
+        "Extraits refusés",
+        "Dernier refus",
+    ):
+        table.add_column(header)
+    for code, source in sorted(load_catalog().sources.items()):
+        mine = log.filter(pl.col("source") == code)
+        landed = mine.filter(pl.col("status") == "landed")["extract_date"].max()
+        refused = mine.filter(pl.col("status") == "refused").unique("load_id")
+        table.add_row(code, source.collectivite, str(landed or "aucun"), str(refused.height),
+                      str(refused["extract_date"].max() or "—"))  # fmt: skip
+    console.print(table)
+    current = current_publication(settings.published_dir())
+    if current is None:
+        console.print("Aucune publication.")
+        return
+    manifest = json.loads(
+        (settings.published_dir() / current / "manifest.json").read_text(encoding="utf-8")
+    )
+    passed = sum(c["success"] for c in manifest["controles"])
+    console.print(f"Publication courante : [bold]{current}[/] ({manifest['date_publication']}) — contrôles "
+                  f"{passed}/{len(manifest['controles'])} conformes.")  # fmt: skip
+    alerts = settings.published_dir() / "alerts.log"
+    if alerts.exists():
+        last = json.loads(alerts.read_text(encoding="utf-8").splitlines()[-1])
+        console.print(
+            f"Dernière publication bloquée : {last['publication']} ({', '.join(last['controles_en_echec'])})."
+        )
+
+
+@app.command("rollback")
+def rollback_command() -> None:
+    """Revient à la publication précédente (le lien « current » est rebasculé)."""
+    from publication import rollback
+
+    try:
+        previous = rollback(settings.published_dir())
+    except LookupError as exc:
+        Console(stderr=True).print(f"[bold red]Erreur :[/] {escape(str(exc))}.")
+        raise typer.Exit(code=2) from None
+    Console().print(f"Publication courante : [bold]{previous}[/]")
+
+
 @app.command("demo")
 def demo_command(
     persons: Annotated[int, typer.Option("--persons", min=1, help="Nombre de personnes.")] = 2_000,
     months: Annotated[int, typer.Option("--months", min=1, help="Nombre de mois simulés.")] = 72,
     seed: Annotated[int, typer.Option("--seed", help="Graine.")] = 42,
 ) -> None:
-    """Chaîne complète sur données synthétiques : extraits, intégration, entrepôt."""
+    """Démonstration complète : extraits synthétiques, intégration, entrepôt, publication."""
     synth_command(persons=persons, start="2018-01", months=months, seed=seed, out=None, truth=None,
                   extracts=None, defect_rate=0.0, clear_extract=False)  # fmt: skip
     shutil.rmtree(settings.lake_dir(), ignore_errors=True)
-    ingest_command(source=None, landing=None, lake=None)
-    build_command(lake=None, warehouse=None)
+    run_command(wait=0.0)
 
 
 def main() -> None:

@@ -31,3 +31,8 @@ def lake_dir() -> Path:
 def warehouse_path() -> Path:
     """The DuckDB file dbt builds (one writer at a time; readers use a published copy)."""
     return data_dir() / "warehouse" / "spifeb.duckdb"
+
+
+def published_dir() -> Path:
+    """Publications (`published/<id>/`) and the `current` link readers follow."""
+    return data_dir() / "published"
