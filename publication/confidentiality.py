@@ -1,4 +1,4 @@
-"""Primary statistical suppression of published aggregates (rules in `rules.yaml`).
+"""Statistical suppression of published aggregates (rules in `rules.yaml`).
 
 A cell counting 1 to `threshold - 1` persons is suppressed (set to null), and so is every statistic
 of the same row computed on those persons; the row is flagged so that exports show `s`.
@@ -11,6 +11,8 @@ from pathlib import Path
 
 import polars as pl
 import yaml
+
+from publication.secondary import protect
 
 RULES_FILE = Path(__file__).with_name("rules.yaml")
 
@@ -25,15 +27,37 @@ def small(column: str, threshold: int) -> pl.Expr:
 
 
 def suppress(table: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """The table as published: small counts and what rests on them blanked, rows flagged."""
+    """The table as published: small counts and what rests on them blanked, rows flagged.
+
+    With `dimensions` in the table's rules, secondary suppression follows (`secondary.protect`):
+    no margin published alongside lets anyone recompute a suppressed cell.
+    """
     config = rules()["confidentiality"]
     spec = config["tables"].get(table)
-    if spec is None:
+    if spec is None or frame.is_empty():
         return frame
     threshold, flag = config["threshold"], config["flag_column"]
-    is_small = pl.any_horizontal(small(c, threshold) for c in spec["counts"]).fill_null(False)
+    is_small = frame.select(
+        pl.any_horizontal(small(c, threshold) for c in spec["counts"]).fill_null(False)
+    ).to_series()
+    if spec.get("dimensions"):
+        is_small = _secondary(frame, spec, is_small)
     blanked = [*spec["counts"], *spec.get("dependents", [])]
     return frame.with_columns(
         *(pl.when(is_small).then(None).otherwise(pl.col(c)).alias(c) for c in blanked),
         is_small.alias(flag),
     )
+
+
+def _secondary(frame: pl.DataFrame, spec: dict, is_small: pl.Series) -> pl.Series:
+    dims = spec["dimensions"]
+    keys = [
+        tuple(row)
+        for row in frame.select(pl.col(d).cast(pl.String).fill_null("") for d in dims).iter_rows()
+    ]
+    cost = frame[spec["counts"][0]].fill_null(0).to_list()
+    cells = dict(zip(keys, cost, strict=True))
+    suppressed = protect(
+        cells, {k for k, hidden in zip(keys, is_small, strict=True) if hidden}, dims
+    )
+    return pl.Series([k in suppressed for k in keys])
