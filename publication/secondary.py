@@ -32,7 +32,7 @@ def _groups(cells: dict[Key, float], dims: Sequence[str]) -> list[list[Key]]:
         members: dict[Key, list[Key]] = defaultdict(list)
         for key in cells:
             if key[axis] != TOTAL:
-                members[key[:axis] + (TOTAL,) + key[axis + 1 :]].append(key)
+                members[(*key[:axis], TOTAL, *key[axis + 1 :])].append(key)
         for margin, parts in members.items():
             if margin in cells and len(parts) > 0:
                 groups.append([margin, *parts])
