@@ -22,41 +22,51 @@ def rules() -> dict:
     return yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
 
 
-def small(column: str, threshold: int) -> pl.Expr:
-    return (pl.col(column) > 0) & (pl.col(column) < threshold)
+def _count(expression: str) -> pl.Expr:
+    """A count column by name, or a SQL expression giving the count a statistic rests on."""
+    return pl.sql_expr(expression) if not expression.isidentifier() else pl.col(expression)
 
 
 def suppress(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     """The table as published: small counts and what rests on them blanked, rows flagged.
 
-    With `dimensions` in the table's rules, secondary suppression follows (`secondary.protect`):
-    no margin published alongside lets anyone recompute a suppressed cell.
+    A table's rules list groups: each group's `counts` (column names or SQL expressions) are the
+    persons its statistics rest on; when one of them is small, the group's count columns and its
+    `dependents` are blanked. With `dimensions`, secondary suppression follows
+    (`secondary.protect`): no margin published alongside lets anyone recompute a suppressed cell.
     """
     config = rules()["confidentiality"]
     spec = config["tables"].get(table)
     if spec is None or frame.is_empty():
         return frame
     threshold, flag = config["threshold"], config["flag_column"]
-    is_small = frame.select(
-        pl.any_horizontal(small(c, threshold) for c in spec["counts"]).fill_null(False)
-    ).to_series()
-    if spec.get("dimensions"):
-        is_small = _secondary(frame, spec, is_small)
-    blanked = [*spec["counts"], *spec.get("dependents", [])]
-    return frame.with_columns(
-        *(pl.when(is_small).then(None).otherwise(pl.col(c)).alias(c) for c in blanked),
-        is_small.alias(flag),
-    )
+    flagged = pl.Series(flag, [False] * frame.height)
+    hidden: dict[str, pl.Series] = {}
+    for group in spec["groups"]:
+        is_small = frame.select(
+            pl.any_horizontal(
+                ((_count(c) > 0) & (_count(c) < threshold)).fill_null(False)
+                for c in group["counts"]
+            )
+        ).to_series()
+        if spec.get("dimensions"):
+            is_small = _secondary(frame, spec["dimensions"], group["counts"][0], is_small)
+        flagged = flagged | is_small
+        for column in [c for c in group["counts"] if c.isidentifier()] + group.get(
+            "dependents", []
+        ):
+            hidden[column] = hidden[column] | is_small if column in hidden else is_small
+    blanks = [pl.when(mask).then(None).otherwise(pl.col(c)).alias(c) for c, mask in hidden.items()]
+    return frame.with_columns(blanks).with_columns(flagged.alias(flag))
 
 
-def _secondary(frame: pl.DataFrame, spec: dict, is_small: pl.Series) -> pl.Series:
-    dims = spec["dimensions"]
+def _secondary(frame: pl.DataFrame, dims: list[str], cost: str, is_small: pl.Series) -> pl.Series:
     keys = [
         tuple(row)
         for row in frame.select(pl.col(d).cast(pl.String).fill_null("") for d in dims).iter_rows()
     ]
-    cost = frame[spec["counts"][0]].fill_null(0).to_list()
-    cells = dict(zip(keys, cost, strict=True))
+    costs = frame.select(_count(cost).fill_null(0)).to_series().to_list()
+    cells = dict(zip(keys, costs, strict=True))
     suppressed = protect(
         cells, {k for k, hidden in zip(keys, is_small, strict=True) if hidden}, dims
     )

@@ -32,52 +32,70 @@ class CheckResult:
     detail: str = ""
 
 
-def _suite_for(table: str, spec: dict, threshold: int):
+def _expectations(spec: dict, threshold: int) -> list[tuple[str | None, object]]:
+    """(row filter or None, expectation) for each rule of a table.
+
+    A rule entry is a column name, or {column, where} to check only the rows `where` selects
+    (a SQL condition, e.g. the rate indicators of a long table).
+    """
     import great_expectations as gx
 
-    suite = gx.ExpectationSuite(name=f"publication.{table}")
-    for column in spec.get("ratios", []):
-        suite.add_expectation(
-            gx.expectations.ExpectColumnValuesToBeBetween(column=column, min_value=0, max_value=1)
-        )
-    for column in spec.get("non_negative", []):
-        suite.add_expectation(
-            gx.expectations.ExpectColumnValuesToBeBetween(column=column, min_value=0)
-        )
-    for column in spec.get("confidential_counts", []):
-        suite.add_expectation(
-            gx.expectations.ExpectColumnValuesToNotBeInSet(
-                column=column, value_set=list(range(1, threshold))
+    kinds = {
+        "ratios": lambda c: gx.expectations.ExpectColumnValuesToBeBetween(
+            column=c, min_value=0, max_value=1
+        ),
+        "non_negative": lambda c: gx.expectations.ExpectColumnValuesToBeBetween(
+            column=c, min_value=0
+        ),
+        "confidential_counts": lambda c: gx.expectations.ExpectColumnValuesToNotBeInSet(
+            column=c, value_set=list(range(1, threshold))
+        ),
+    }
+    found = []
+    for kind, build in kinds.items():
+        for entry in spec.get(kind, []):
+            column, where = (
+                (entry, None) if isinstance(entry, str) else (entry["column"], entry.get("where"))
             )
-        )
-    return suite
+            found.append((where, build(column)))
+    return found
 
 
 def _sum_frames(frame: pl.DataFrame, spec: dict) -> list[tuple[str, pl.DataFrame]]:
-    """For each `sums` rule: one row per group with the published total and the sum of its parts."""
+    """For each `sums` rule: one row per group with the published total and the sum of its parts.
+
+    Groups where a cell was suppressed (null) are left out: their sum cannot be checked, by design.
+    """
     frames = []
     for rule in spec.get("sums", []):
-        value, by = rule["value"], rule.get("by", [])
+        value, by = rule["value"], rule["by"]
         total = (
             frame.filter(pl.sql_expr(rule["total_where"]))
-            .group_by(by or pl.lit(1))
-            .agg(pl.col(value).sum().alias("total"))
+            .group_by(by)
+            .agg(pl.col(value).sum().alias("total"), pl.col(value).null_count().alias("nuls_total"))
         )
         parts = (
             frame.filter(pl.sql_expr(rule["parts_where"]))
-            .group_by(by or pl.lit(1))
-            .agg(pl.col(value).sum().alias("somme_parties"))
-        )
-        frames.append(
-            (
-                f"{value}: total = somme des parties",
-                total.join(parts, on=by or "literal", how="full"),
+            .group_by(by)
+            .agg(
+                pl.col(value).sum().alias("somme_parties"),
+                pl.col(value).null_count().alias("nuls_parties"),
             )
         )
+        joined = total.join(parts, on=by, how="inner").filter(
+            (pl.col("nuls_total") == 0) & (pl.col("nuls_parties") == 0)
+        )
+        label = f"{rule.get('label', value)} : total = somme des parties"
+        frames.append((label, joined.select("total", "somme_parties")))
     return frames
 
 
-def _validate(context, name: str, frame, suite) -> CheckResult:
+def _validate(context, name: str, frame, expectations: list) -> CheckResult:
+    import great_expectations as gx
+
+    suite = gx.ExpectationSuite(name=f"suite_{len(context.data_sources.get('publication').assets)}")
+    for expectation in expectations:
+        suite.add_expectation(expectation)
     batch = (
         context.data_sources.get("publication")
         .add_dataframe_asset(name=f"asset_{len(context.data_sources.get('publication').assets)}")
@@ -114,17 +132,18 @@ def expectation_checks(database: Path) -> list[CheckResult]:
                     )
                 )
                 continue
-            checks.append(
-                _validate(context, table, frame.to_pandas(), _suite_for(table, spec, threshold))
-            )
+            by_filter: dict[str | None, list] = {}
+            for where, expectation in _expectations(spec, threshold):
+                by_filter.setdefault(where, []).append(expectation)
+            for where, expectations in by_filter.items():
+                rows = frame.filter(pl.sql_expr(where)) if where else frame
+                name = table if where is None else f"{table} [{where}]"
+                checks.append(_validate(context, name, rows.to_pandas(), expectations))
             for label, sums in _sum_frames(frame, spec):
-                suite = gx.ExpectationSuite(name=f"{table}.sommes")
-                suite.add_expectation(
-                    gx.expectations.ExpectColumnPairValuesToBeEqual(
-                        column_A="total", column_B="somme_parties"
-                    )
+                equal = gx.expectations.ExpectColumnPairValuesToBeEqual(
+                    column_A="total", column_B="somme_parties"
                 )
-                checks.append(_validate(context, f"{table} — {label}", sums.to_pandas(), suite))
+                checks.append(_validate(context, f"{table} — {label}", sums.to_pandas(), [equal]))
     return checks
 
 

@@ -30,12 +30,13 @@ import polars as pl
 
 from ingestion.lake import Lake, read_load_log
 from publication import alerts, report
-from publication.confidentiality import suppress
+from publication.confidentiality import rules, suppress
 from publication.gate import CheckResult, run_gate
 
 CURRENT = "current"
 PUBLISHED_SCHEMAS = ("marts", "reference")
 DATABASE = "spifeb.duckdb"
+RESTRICTED_DATABASE = "acces_restreint.duckdb"  # person-level marts, for authorised analysts
 
 
 @dataclass
@@ -71,10 +72,15 @@ def current_publication(published_root: Path) -> str | None:
     return os.readlink(link) if link.is_symlink() else None
 
 
-def _copy_published_tables(warehouse: Path, target: Path) -> dict[str, int]:
-    """Copy the published schemas into a fresh DuckDB file; returns row counts per table."""
+def _copy_published_tables(
+    warehouse: Path, target: Path, restricted_target: Path
+) -> dict[str, int]:
+    """Copy the published schemas into a fresh DuckDB file (person-level marts into a separate,
+    restricted one, without suppression); returns row counts per table."""
+    restricted = set(rules()["publication"]["restricted"])
     counts: dict[str, int] = {}
     with duckdb.connect(str(target)) as connection:
+        connection.execute(f"attach '{restricted_target}' as restreint")
         connection.execute(f"attach '{warehouse}' as working (read_only)")
         tables = connection.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = 'working' "
@@ -85,14 +91,21 @@ def _copy_published_tables(warehouse: Path, target: Path) -> dict[str, int]:
             f"and schema_name in {PUBLISHED_SCHEMAS} and not internal order by 1, 2"
         ).fetchall()
         for schema, table in tables:
+            name = f"{schema}.{table}"
+            if name in restricted:
+                connection.execute(f"create schema if not exists restreint.{schema}")
+                connection.execute(
+                    f'create table restreint.{schema}."{table}" as select * from working.{schema}."{table}"'
+                )
+                continue
             connection.execute(f"create schema if not exists {schema}")
-            frame = connection.sql(f'select * from working.{schema}."{table}"').pl()
-            frame = suppress(f"{schema}.{table}", frame)
+            frame = suppress(name, connection.sql(f'select * from working.{schema}."{table}"').pl())
             connection.register("frame_view", frame)
             connection.execute(f'create table {schema}."{table}" as select * from frame_view')
             connection.unregister("frame_view")
-            counts[f"{schema}.{table}"] = frame.height
+            counts[name] = frame.height
         connection.execute("detach working")
+        connection.execute("detach restreint")
     return counts
 
 
@@ -180,7 +193,7 @@ def gate_and_publish(
     staging = published_root / f".tmp-{publication_id}"
     staging.mkdir()
     database = staging / DATABASE
-    counts = _copy_published_tables(warehouse, database)
+    counts = _copy_published_tables(warehouse, database, staging / RESTRICTED_DATABASE)
     checks = run_gate(database, lake, counts, _previous_counts(published_root))
     result = PublicationResult(False, publication_id, None, checks)
     if result.failed_checks:

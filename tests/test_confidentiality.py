@@ -72,7 +72,7 @@ def test_primary_suppression_blanks_statistics_on_small_groups(monkeypatch):
     import publication.confidentiality as confidentiality
 
     rules = {"confidentiality": {"threshold": 11, "flag_column": "secret_statistique",
-                                 "tables": {"marts.t": {"counts": ["n"], "dependents": ["taux"]}}}}  # fmt: skip
+                                 "tables": {"marts.t": {"groups": [{"counts": ["n"], "dependents": ["taux"]}]}}}}  # fmt: skip
     monkeypatch.setattr(confidentiality, "rules", lambda: rules)
     frame = pl.DataFrame({"n": [0, 4, 11], "taux": [0.0, 0.5, 0.3]})
     out = confidentiality.suppress("marts.t", frame)
@@ -87,7 +87,7 @@ def test_tables_with_dimensions_get_secondary_suppression(monkeypatch):
     import publication.confidentiality as confidentiality
 
     rules = {"confidentiality": {"threshold": 11, "flag_column": "secret_statistique",
-             "tables": {"marts.t": {"counts": ["n"], "dependents": [], "dimensions": ["sexe", "annee"]}}}}  # fmt: skip
+             "tables": {"marts.t": {"groups": [{"counts": ["n"]}], "dimensions": ["sexe", "annee"]}}}}  # fmt: skip
     monkeypatch.setattr(confidentiality, "rules", lambda: rules)
     inner = {("1", "2023"): 5, ("1", "2024"): 40, ("2", "2023"): 30, ("2", "2024"): 50}
     cells = _with_margins(inner, 2)

@@ -108,8 +108,7 @@ def test_small_cells_are_suppressed_and_the_gate_checks_them(workspace, monkeypa
 
     def configure(rules):
         rules["confidentiality"]["tables"]["marts.test_effectifs"] = {
-            "counts": ["effectif"],
-            "dependents": ["part"],
+            "groups": [{"counts": ["effectif"], "dependents": ["part"]}]
         }
         rules["gate"]["tables"]["marts.test_effectifs"] = {
             "confidential_counts": ["effectif"],
