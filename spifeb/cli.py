@@ -407,6 +407,34 @@ def rollback_command() -> None:
     Console().print(f"Publication courante : [bold]{previous}[/]")
 
 
+export_app = typer.Typer(help="Exports de la publication courante.", no_args_is_help=True)
+app.add_typer(
+    export_app, name="export", help="Exporte la grille d'indicateurs de la publication courante."
+)
+
+
+@export_app.command("grille")
+def export_grille_command(
+    collectivite: Annotated[
+        str | None, typer.Option("--collectivite", help="Code de la collectivité (ex. cd35).")
+    ] = None,
+    annee: Annotated[int | None, typer.Option("--annee", help="Année (ex. 2024).")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="xlsx, csv (conventions françaises) ou parquet.")
+    ] = "xlsx",
+    out: Annotated[Path | None, typer.Option("--out", help="Fichier à écrire.")] = None,
+) -> None:
+    """Grille partagée d'indicateurs (classeur, CSV ou Parquet), secret statistique appliqué."""
+    from publication.exports import ExportError, export_grid
+
+    try:
+        path = export_grid(settings.published_dir(), out, collectivite, annee, fmt)
+    except ExportError as exc:
+        Console(stderr=True).print(f"[bold red]Erreur :[/] {escape(str(exc))}.")
+        raise typer.Exit(code=2) from None
+    Console().print(f"Grille écrite : [bold]{escape(str(path))}[/]")
+
+
 @app.command("demo")
 def demo_command(
     persons: Annotated[int, typer.Option("--persons", min=1, help="Nombre de personnes.")] = 2_000,
