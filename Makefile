@@ -5,7 +5,7 @@ N ?= 2000
 MONTHS ?= 72
 SEED ?= 42
 
-.PHONY: setup demo test check format bench clean
+.PHONY: setup demo test check format bench dagster clean
 
 $(UV):
 	$(PYTHON) -m venv .venv-tools
@@ -13,6 +13,7 @@ $(UV):
 
 setup: $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) run --frozen python -m orchestration.prepare  # dbt manifest for Dagster (parsed once, not at import)
 
 demo: setup
 	$(UV) run --frozen spifeb demo --persons $(N) --months $(MONTHS) --seed $(SEED)
@@ -23,6 +24,10 @@ test: setup
 check: setup
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	DAGSTER_HOME=$$(mktemp -d) $(UV) run --frozen dagster definitions validate -m orchestration.definitions
+
+dagster: setup  # the operator's UI: asset graph, checks, schedule and sensors
+	DAGSTER_HOME=$(CURDIR)/orchestration/dagster_home $(UV) run --frozen dagster dev -m orchestration.definitions
 
 format: setup
 	$(UV) run --frozen ruff check --fix .

@@ -307,7 +307,7 @@ def land_source(
     return reports
 
 
-def _ensure_anchors(lake: lk.Lake, catalog: Catalog) -> None:
+def ensure_anchors(lake: lk.Lake, catalog: Catalog) -> None:
     """An empty file with the full schema in every raw entity folder, so that the warehouse can
     read a source's entity before anything of it has landed (it holds no row)."""
     for source in catalog.sources:
@@ -327,7 +327,7 @@ def ingest(landing: Path, lake_root: Path, sources: list[str] | None = None) -> 
     catalog = load_catalog()
     lake = lk.Lake(lake_root)
     report = IngestReport(rolled_back=lk.recover(lake))
-    _ensure_anchors(lake, catalog)
+    ensure_anchors(lake, catalog)
     opposed = opposed_pseudonyms(read_oppositions(landing), lake)
     report.erased = erase(lake, opposed)
     log = lk.read_load_log(lake)
