@@ -54,3 +54,42 @@ def test_status_and_rollback_without_publication(tmp_path, monkeypatch):
     assert status.exit_code == 0 and "Aucune publication" in status.output
     rollback = CliRunner().invoke(app, ["rollback"])
     assert rollback.exit_code == 2 and "aucune publication" in rollback.output
+
+
+def test_the_nightly_job_runs_end_to_end_and_publishes(tmp_path, monkeypatch):
+    import datetime as dt
+    import json
+
+    from spifeb.pipeline import run_pipeline
+    from spifeb.synthetic.generate import SynthOptions, generate
+
+    monkeypatch.setenv("SPIFEB_DATA_DIR", str(tmp_path))
+    generate(SynthOptions(persons=500, start=dt.date(2022, 1, 1), months=6, seed=4,
+                          out=tmp_path / "landing", truth=tmp_path / "truth", extracts=1))  # fmt: skip
+    result = run_pipeline()
+    assert result.build_ok, result.build_log[-3000:]
+    assert result.publication.published, [
+        (c.name, c.detail) for c in result.publication.failed_checks
+    ]
+    current = tmp_path / "published" / "current"
+    manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
+    assert {e["source"] for e in manifest["extraits"]} == {
+        "reg53",
+        "cd22",
+        "cd29",
+        "cd35",
+        "cd56",
+        "bmo",
+        "rmo",
+    }
+    for mart in (
+        "grille_indicateurs",
+        "rsa_indicateurs",
+        "cohortes_agregees",
+        "survie_km",
+        "fse_synthese",
+    ):
+        assert f"marts.{mart}" in manifest["lignes"]
+        assert (current / "exports" / f"{mart}.parquet").exists()
+    status = CliRunner().invoke(app, ["status"])
+    assert status.exit_code == 0 and manifest["id_publication"] in status.output

@@ -18,6 +18,7 @@ import publication
 from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseDuckDB
 from orchestration.defs.warehouse import MARTS
 from spifeb import settings
+from spifeb.pipeline import exclusive_warehouse
 
 PUBLISHED_WAREHOUSE = AssetKey(["published", "warehouse"])
 KEEP = 5  # publications kept for rollback
@@ -49,9 +50,10 @@ def _checks_table(result) -> str:
     ),
 )
 def published_warehouse(context: AssetExecutionContext, warehouse: WarehouseDuckDB):
-    result = publication.gate_and_publish(
-        warehouse.database(), settings.lake_dir(), published_root(), keep=KEEP
-    )
+    with exclusive_warehouse(warehouse.database(), wait_seconds=3600):
+        result = publication.gate_and_publish(
+            warehouse.database(), settings.lake_dir(), published_root(), keep=KEEP
+        )
     checks = MetadataValue.md(_checks_table(result))
     if not result.published:
         failed = result.failed_checks

@@ -39,6 +39,7 @@ from orchestration.defs.resources import TRANSIENT_RETRY, WAREHOUSE_POOL, Wareho
 from orchestration.prepare import manifest_is_current
 from orchestration.project import dbt_project
 from spifeb import settings
+from spifeb.pipeline import exclusive_warehouse
 
 SOURCE_PREFIX = "raw_"
 MARTS_GROUP = "marts"
@@ -166,15 +167,19 @@ def spifeb_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     database = warehouse.database()
     database.parent.mkdir(parents=True, exist_ok=True)
     paths = {"SPIFEB_LAKE_DIR": str(settings.lake_dir()), "SPIFEB_WAREHOUSE": str(database)}
-    with _environment(paths):  # read by dbt_project/profiles.yml and the sources
-        invocation = dbt.cli(["build", "--full-refresh"], context=context, raise_on_error=False)
-    try:
-        yield from invocation.stream()
-    except BaseException:
-        _stop(invocation)
-        raise
+    # The pool keeps Dagster's writers apart; the file lock also keeps out a `spifeb run` from cron.
+    with exclusive_warehouse(database, wait_seconds=WAIT_FOR_WRITER_SECONDS):
+        with _environment(paths):  # read by dbt_project/profiles.yml and the sources
+            invocation = dbt.cli(["build", "--full-refresh"], context=context, raise_on_error=False)
+        try:
+            yield from invocation.stream()
+        except BaseException:
+            _stop(invocation)
+            raise
     if not invocation.is_successful():
         raise build_failure(invocation)
 
+
+WAIT_FOR_WRITER_SECONDS = 3600
 
 MARTS = sorted((key for key in spifeb_dbt.keys if key.path[0] == MARTS_GROUP), key=lambda k: k.path)
