@@ -428,3 +428,17 @@ def test_freshness_warns_after_45_days():
     assert stale.metadata["latest_refused_extract"].value == "2024-02-29"
     never = freshness_result(log, "bmo", dt.date(2024, 3, 1))
     assert not never.passed and never.severity == AssetCheckSeverity.WARN
+
+
+def test_dagster_definitions_validate(tmp_path):
+    """What `make check` runs: Dagster's own validation of the code location."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "orchestration.definitions"],
+        env={**__import__("os").environ, "DAGSTER_HOME": str(tmp_path)},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "All code locations passed validation" in result.stderr + result.stdout
