@@ -162,3 +162,61 @@ def export_grid(published_root: Path, out: Path | None = None, collectivite: str
     else:
         rows.write_parquet(path)
     return path
+
+
+def export_cohorts(published_root: Path, out: Path | None = None, collectivite: str | None = None,
+                   annee: int | None = None) -> Path:  # fmt: skip
+    """The cohort tables and survival curves of the current publication as a French workbook."""
+    import xlsxwriter
+
+    publication = _publication(published_root)
+    manifest = json.loads((publication / "manifest.json").read_text(encoding="utf-8"))
+    config, mark = export_rules()["cohortes"], export_rules()["grille"]["suppressed_mark"]
+    path = (
+        out or Path.cwd() / f"cohortes_{collectivite or 'toutes'}_{annee or 'toutes_annees'}.xlsx"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook = xlsxwriter.Workbook(str(path))
+    header = workbook.add_format(
+        {"bold": True, "bg_color": "#DDEBF7", "text_wrap": True, "valign": "top"}
+    )
+    percent, number = (
+        workbook.add_format({"num_format": "0.0%"}),
+        workbook.add_format({"num_format": "# ##0"}),
+    )
+    with duckdb.connect(str(publication / DATABASE), read_only=True) as connection:
+        for name, sheet_spec in config["sheets"].items():
+            rows = connection.sql(f"select * from {sheet_spec['table']}").pl()
+            if collectivite is not None:
+                rows = rows.filter(pl.col("collectivite") == collectivite)
+            if annee is not None:
+                rows = rows.filter(pl.col("annee_entree") == annee)
+            columns = sheet_spec["columns"]
+            sheet = workbook.add_worksheet(name)
+            sheet.write_row(0, 0, list(columns.values()), header)
+            sheet.freeze_panes(1, 0)
+            statistics = set(sheet_spec["percent"]) | set(sheet_spec["counts"])
+            for r, row in enumerate(rows.iter_rows(named=True), start=1):
+                for c, column in enumerate(columns):
+                    value = row[column]
+                    if column in statistics and value is None and row.get("secret_statistique"):
+                        sheet.write_string(r, c, mark)
+                    elif column in sheet_spec["percent"] and value is not None:
+                        sheet.write_number(r, c, value, percent)
+                    elif column in sheet_spec["counts"] and value is not None:
+                        sheet.write_number(r, c, value, number)
+                    elif value is not None:
+                        sheet.write(r, c, value)
+            sheet.set_column(0, len(columns) - 1, 14)
+    about = workbook.add_worksheet("À propos")
+    threshold = rules()["confidentiality"]["threshold"]
+    for r, (key, value) in enumerate([
+        ("Publication", manifest["id_publication"]), ("Date de publication", manifest["date_publication"]),
+        ("Secret statistique", export_rules()["grille"]["legend"].format(threshold=threshold)),
+    ]):  # fmt: skip
+        about.write(r, 0, key, header)
+        about.write(r, 1, value)
+    about.set_column(0, 0, 24)
+    about.set_column(1, 1, 90)
+    workbook.close()
+    return path

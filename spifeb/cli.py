@@ -435,6 +435,25 @@ def export_grille_command(
     Console().print(f"Grille écrite : [bold]{escape(str(path))}[/]")
 
 
+@export_app.command("cohortes")
+def export_cohortes_command(
+    collectivite: Annotated[
+        str | None, typer.Option("--collectivite", help="Code de la collectivité (ex. cd35).")
+    ] = None,
+    annee: Annotated[int | None, typer.Option("--annee", help="Année d'entrée (ex. 2022).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Classeur à écrire.")] = None,
+) -> None:
+    """Cohortes suivies et courbes de survie (classeur), secret statistique appliqué."""
+    from publication.exports import ExportError, export_cohorts
+
+    try:
+        path = export_cohorts(settings.published_dir(), out, collectivite, annee)
+    except ExportError as exc:
+        Console(stderr=True).print(f"[bold red]Erreur :[/] {escape(str(exc))}.")
+        raise typer.Exit(code=2) from None
+    Console().print(f"Cohortes écrites : [bold]{escape(str(path))}[/]")
+
+
 @app.command("demo")
 def demo_command(
     persons: Annotated[int, typer.Option("--persons", min=1, help="Nombre de personnes.")] = 2_000,

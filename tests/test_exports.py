@@ -103,3 +103,19 @@ def test_user_errors_are_one_french_line(published, tmp_path, monkeypatch):
         and "aucune publication" in result.output
         and "Traceback" not in result.output
     )
+
+
+def test_the_cohort_workbook_has_cohorts_and_survival(published, tmp_path):
+    from publication.exports import export_cohorts
+
+    path = export_cohorts(published, tmp_path / "cohortes.xlsx", None, None)
+    workbook = openpyxl.load_workbook(path)
+    assert workbook.sheetnames == ["Cohortes", "Survie", "À propos"]
+    cohorts, survival = workbook["Cohortes"], workbook["Survie"]
+    assert [c.value for c in cohorts[1]][-1] == "Part des observés"
+    assert "Survie (Kaplan-Meier)" in [c.value for c in survival[1]]
+    with duckdb.connect(str(published / "current" / "spifeb.duckdb"), read_only=True) as connection:
+        expected = connection.execute("select count(*) from marts.cohortes_agregees").fetchone()[0]
+    assert cohorts.max_row - 1 == expected
+    values = [row[11] for row in cohorts.iter_rows(min_row=2, values_only=True)]
+    assert all(v == "s" or v is None or 0 <= v <= 1 for v in values)
