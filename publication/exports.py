@@ -64,6 +64,40 @@ def _sheet(rows: pl.DataFrame, columns: dict[str, str]) -> pl.DataFrame:
     )
 
 
+def _styles(workbook) -> dict:
+    """The cell formats every exported workbook uses."""
+    return {
+        "header": workbook.add_format(
+            {"bold": True, "bg_color": "#DDEBF7", "text_wrap": True, "valign": "top"}
+        ),
+        "percent": workbook.add_format({"num_format": "0.0%"}),
+        "euros": workbook.add_format({"num_format": "# ##0 €"}),
+        "number": workbook.add_format({"num_format": "# ##0"}),
+    }
+
+
+def _about_sheet(workbook, header, manifest: dict) -> None:
+    """The « À propos » sheet: publication, code version, confidentiality rule, extracts used."""
+    threshold = rules()["confidentiality"]["threshold"]
+    about = workbook.add_worksheet("À propos")
+    lines = [
+        ("Publication", manifest["id_publication"]),
+        ("Date de publication", manifest["date_publication"]),
+        ("Version du code", manifest["version_code"]),
+        ("Secret statistique", export_rules()["grille"]["legend"].format(threshold=threshold)),
+        ("", ""),
+        ("Extraits utilisés", ""),
+        *sorted(
+            {(e["source"], f"extrait du {e['date_extraction']}") for e in manifest["extraits"]}
+        ),
+    ]
+    for r, (key, value) in enumerate(lines):
+        about.write(r, 0, key, header if key and not value.startswith("extrait") else None)
+        about.write(r, 1, value)
+    about.set_column(0, 0, 28)
+    about.set_column(1, 1, 90)
+
+
 def _write_xlsx(rows: pl.DataFrame, catalogue: pl.DataFrame, manifest: dict, path: Path) -> None:
     import xlsxwriter
 
@@ -71,11 +105,9 @@ def _write_xlsx(rows: pl.DataFrame, catalogue: pl.DataFrame, manifest: dict, pat
     columns, mark = config["columns"], config["suppressed_mark"]
     threshold = rules()["confidentiality"]["threshold"]
     workbook = xlsxwriter.Workbook(str(path))
-    header = workbook.add_format(
-        {"bold": True, "bg_color": "#DDEBF7", "text_wrap": True, "valign": "top"}
-    )
-    formats = {"ratio": workbook.add_format({"num_format": "0.0%"}), "euros": workbook.add_format({"num_format": "# ##0 €"}),
-               None: workbook.add_format({"num_format": "# ##0"})}  # fmt: skip
+    styles = _styles(workbook)
+    header = styles["header"]
+    formats = {"ratio": styles["percent"], "euros": styles["euros"], None: styles["number"]}
     for family, codes in config["families"].items():
         part = _sheet(
             rows.filter(pl.col("code_indicateur").is_in(codes)),
@@ -110,23 +142,7 @@ def _write_xlsx(rows: pl.DataFrame, catalogue: pl.DataFrame, manifest: dict, pat
         definitions.write_row(r, 0, ["" if v is None else v for v in row])
     definitions.set_column(0, 1, 30)
     definitions.set_column(2, 2, 80)
-    about = workbook.add_worksheet("À propos")
-    lines = [
-        ("Publication", manifest["id_publication"]),
-        ("Date de publication", manifest["date_publication"]),
-        ("Version du code", manifest["version_code"]),
-        ("Secret statistique", config["legend"].format(threshold=threshold)),
-        ("", ""),
-        ("Extraits utilisés", ""),
-        *sorted(
-            {(e["source"], f"extrait du {e['date_extraction']}") for e in manifest["extraits"]}
-        ),
-    ]
-    for r, (key, value) in enumerate(lines):
-        about.write(r, 0, key, header if key and not value.startswith("extrait") else None)
-        about.write(r, 1, value)
-    about.set_column(0, 0, 28)
-    about.set_column(1, 1, 90)
+    _about_sheet(workbook, header, manifest)
     workbook.close()
 
 
@@ -177,13 +193,8 @@ def export_cohorts(published_root: Path, out: Path | None = None, collectivite: 
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook = xlsxwriter.Workbook(str(path))
-    header = workbook.add_format(
-        {"bold": True, "bg_color": "#DDEBF7", "text_wrap": True, "valign": "top"}
-    )
-    percent, number = (
-        workbook.add_format({"num_format": "0.0%"}),
-        workbook.add_format({"num_format": "# ##0"}),
-    )
+    styles = _styles(workbook)
+    header, percent, number = styles["header"], styles["percent"], styles["number"]
     with duckdb.connect(str(publication / DATABASE), read_only=True) as connection:
         for name, sheet_spec in config["sheets"].items():
             rows = connection.sql(f"select * from {sheet_spec['table']}").pl()
@@ -208,15 +219,6 @@ def export_cohorts(published_root: Path, out: Path | None = None, collectivite: 
                     elif value is not None:
                         sheet.write(r, c, value)
             sheet.set_column(0, len(columns) - 1, 14)
-    about = workbook.add_worksheet("À propos")
-    threshold = rules()["confidentiality"]["threshold"]
-    for r, (key, value) in enumerate([
-        ("Publication", manifest["id_publication"]), ("Date de publication", manifest["date_publication"]),
-        ("Secret statistique", export_rules()["grille"]["legend"].format(threshold=threshold)),
-    ]):  # fmt: skip
-        about.write(r, 0, key, header)
-        about.write(r, 1, value)
-    about.set_column(0, 0, 24)
-    about.set_column(1, 1, 90)
+    _about_sheet(workbook, header, manifest)
     workbook.close()
     return path
