@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from data_contracts import load_catalog
 from data_contracts.models import Catalog
 from spifeb.synthetic import episodes as ep
 from spifeb.synthetic.persons import knowledge
@@ -151,8 +152,6 @@ def _with_ids(
         else [0] * ordered.height
     )
     ids = [template.format(tag=_tag(source), n=i + 1, year=y) for i, y in enumerate(years)]
-    from data_contracts import load_catalog
-
     column = load_catalog().entities[entity].record_id
     return ordered.with_columns(pl.Series(column, ids, dtype=pl.String))
 
