@@ -109,6 +109,38 @@ def _copy_published_tables(
     return counts
 
 
+def _publish_load_history(lake: Path, target: Path) -> dict[str, int]:
+    """`qualite.chargements`: every file of every load (rows read, landed, quarantined, …) and every
+    refused extract, so the report and the data-quality notebook follow each source over time.
+    Counts of rows, not of persons: no statistical suppression applies."""
+    history = load_history(read_load_log(Lake(lake)))
+    with duckdb.connect(str(target)) as connection:
+        connection.execute("create schema if not exists qualite")
+        connection.register("history_view", history)
+        connection.execute("create table qualite.chargements as select * from history_view")
+        connection.unregister("history_view")
+    return {"qualite.chargements": history.height}
+
+
+def load_history(log: pl.DataFrame) -> pl.DataFrame:
+    """The load log with French column names, one row per landed file or refused extract."""
+    return log.sort("started_at", "source", "entity").select(
+        pl.col("source"),
+        pl.col("extract_date").alias("date_extraction"),
+        pl.col("status").replace({"landed": "intégré", "refused": "refusé"}).alias("statut"),
+        pl.col("entity").alias("entite"),
+        pl.col("file").alias("fichier"),
+        pl.col("rows_read").alias("lignes_lues"),
+        pl.col("rows_landed").alias("lignes_integrees"),
+        pl.col("rows_quarantined").alias("lignes_quarantaine"),
+        pl.col("rows_superseded").alias("lignes_remplacees"),
+        pl.col("rows_opposed").alias("lignes_opposition"),
+        pl.col("load_id").alias("id_chargement"),
+        pl.col("started_at").alias("debut_chargement"),
+        pl.col("finished_at").alias("fin_chargement"),
+    )
+
+
 def _extracts_used(lake: Path) -> list[dict]:
     log = read_load_log(Lake(lake)).filter(pl.col("status") == "landed")
     if log.is_empty():
@@ -195,6 +227,7 @@ def gate_and_publish(
     database = staging / DATABASE
     counts = _copy_published_tables(warehouse, database, staging / RESTRICTED_DATABASE)
     checks = run_gate(database, lake, counts, _previous_counts(published_root))
+    counts |= _publish_load_history(lake, database)  # grows with every load: not a volume check
     result = PublicationResult(False, publication_id, None, checks)
     if result.failed_checks:
         shutil.rmtree(staging, ignore_errors=True)

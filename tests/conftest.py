@@ -36,3 +36,16 @@ def warehouse_db(built_warehouse):
     connection = duckdb.connect(str(built_warehouse / "warehouse.duckdb"), read_only=True)
     yield connection
     connection.close()
+
+
+@pytest.fixture(scope="session")
+def publication_root(built_warehouse, tmp_path_factory) -> Path:
+    """The built warehouse audited and published once (read-only: tests must not change it).
+
+    Returns the `published/` folder; its `current` link points at the publication."""
+    from publication import gate_and_publish
+
+    root = tmp_path_factory.mktemp("published")
+    result = gate_and_publish(built_warehouse / "warehouse.duckdb", built_warehouse / "lake", root)
+    assert result.published, [(c.name, c.detail) for c in result.failed_checks]
+    return root

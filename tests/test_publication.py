@@ -70,6 +70,23 @@ def test_a_publication_holds_the_marts_exports_report_and_manifest(workspace):
     assert "Contrôles qualité" in (current / "rapport_qualite.html").read_text(encoding="utf-8")
 
 
+def test_a_publication_holds_the_load_history_and_its_counts_add_up(workspace):
+    result = gate_and_publish(workspace["warehouse"], workspace["lake"], workspace["published"])
+    with duckdb.connect(str(result.path / "spifeb.duckdb"), read_only=True) as connection:
+        history = connection.sql("select * from qualite.chargements").pl()
+    assert set(history["source"]) == {"reg53", "cd22", "cd29", "cd35", "cd56", "bmo", "rmo"}
+    assert set(history["statut"]) <= {"intégré", "refusé"}
+    landed = history.filter(history["statut"] == "intégré")
+    parts = ["lignes_integrees", "lignes_quarantaine", "lignes_remplacees", "lignes_opposition"]
+    assert (landed["lignes_lues"] == landed.select(parts).sum_horizontal()).all()
+    assert result_rows(result, "qualite.chargements") == history.height
+
+
+def result_rows(result, table: str) -> int:
+    manifest = json.loads((result.path / "manifest.json").read_text(encoding="utf-8"))
+    return manifest["lignes"][table]
+
+
 def test_a_rate_above_one_blocks_and_keeps_the_current_publication(workspace, monkeypatch):
     first = gate_and_publish(workspace["warehouse"], workspace["lake"], workspace["published"])
     assert first.published
