@@ -9,18 +9,18 @@ from dagster import Definitions
 
 from orchestration.defs.checks import FRESHNESS_CHECKS
 from orchestration.defs.ingestion import landed_extracts, objections_applied
-from orchestration.defs.jobs import ingestion_job, warehouse_job
+from orchestration.defs.jobs import ingestion_job, nightly_job, warehouse_job
 from orchestration.defs.publication import published_warehouse
 from orchestration.defs.resources import resources
 from orchestration.defs.schedules import nightly_schedule
-from orchestration.defs.sensors import landing_sensor, nightly_build_sensor, objections_sensor
+from orchestration.defs.sensors import landing_sensor, objections_sensor
 from orchestration.defs.warehouse import spifeb_dbt
 
 defs = Definitions(
     assets=[landed_extracts, objections_applied, spifeb_dbt, published_warehouse],
     asset_checks=FRESHNESS_CHECKS,
-    jobs=[ingestion_job, warehouse_job],
+    jobs=[nightly_job, ingestion_job, warehouse_job],
     schedules=[nightly_schedule],
-    sensors=[landing_sensor, objections_sensor, nightly_build_sensor],
+    sensors=[landing_sensor, objections_sensor],
     resources=resources(),
 )

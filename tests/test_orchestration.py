@@ -11,7 +11,6 @@ import datetime as dt
 import difflib
 import json
 import os
-import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -22,8 +21,6 @@ import pytest
 from dagster import (
     AssetCheckSeverity,
     AssetKey,
-    DagsterRun,
-    DagsterRunStatus,
     build_schedule_context,
     build_sensor_context,
     instance_for_test,
@@ -72,6 +69,7 @@ def test_definitions_load(defs):
 
     Definitions.validate_loadable(defs)
     assert defs.resolve_job_def("ingestion_job").partitions_def is not None
+    assert defs.resolve_job_def("nightly_job").partitions_def is not None
     assert defs.resolve_job_def("warehouse_job").partitions_def is None
 
 
@@ -170,21 +168,24 @@ def test_instance_limits_each_pool_to_one():
 # --- Schedule and sensors ------------------------------------------------------------------------
 
 
-def test_nightly_schedule_requests_every_source(defs):
+def test_nightly_schedule_requests_one_run_over_every_source(defs):
     from orchestration.defs.ingestion import SOURCE_CODES
     from orchestration.defs.jobs import NIGHTLY_TAG
 
     schedule = defs.resolve_schedule_def("nightly_schedule")
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "Europe/Paris")
-    assert schedule.job_name == "ingestion_job"
+    assert schedule.job_name == "nightly_job"
     when = dt.datetime(2024, 3, 5, 2, 0, tzinfo=ZoneInfo("Europe/Paris"))
-    requests = schedule.evaluate_tick(
+    [request] = schedule.evaluate_tick(
         build_schedule_context(
             scheduled_execution_time=when, repository_def=defs.get_repository_def()
         )
     ).run_requests
-    assert sorted(r.partition_key for r in requests) == SOURCE_CODES
-    assert {r.tags[NIGHTLY_TAG] for r in requests} == {NIGHT}
+    assert request.tags[NIGHTLY_TAG] == NIGHT and request.run_key == f"nightly-{NIGHT}"
+    job = defs.resolve_job_def("nightly_job")
+    first, last = (request.tags[f"dagster/asset_partition_range_{end}"] for end in ("start", "end"))
+    keys = job.partitions_def.get_partition_keys()
+    assert keys[keys.index(first) : keys.index(last) + 1] == SOURCE_CODES  # the seven, one run
 
 
 def test_landing_sensor_one_run_per_new_complete_extract(defs, data_dir):
@@ -244,40 +245,6 @@ def test_objections_sensor_on_new_files(defs, data_dir):
         assert second.run_requests[0].run_key != first.run_requests[0].run_key
 
 
-def test_nightly_build_waits_for_every_source(defs):
-    from orchestration.defs.ingestion import SOURCE_CODES
-    from orchestration.defs.jobs import NIGHTLY_TAG
-
-    sensor = defs.resolve_sensor_def("nightly_build_sensor")
-    assert sensor.job_name == "warehouse_job"
-    with instance_for_test() as instance:
-
-        def add_run(source, status):
-            run = DagsterRun(job_name="ingestion_job", run_id=str(uuid.uuid4()), status=status,
-                             tags={NIGHTLY_TAG: NIGHT, "dagster/partition": source})  # fmt: skip
-            return instance.add_run(run)
-
-        def tick(cursor=None):
-            return sensor.evaluate_tick(
-                build_sensor_context(
-                    instance=instance, cursor=cursor, repository_def=defs.get_repository_def()
-                )
-            )
-
-        for source in SOURCE_CODES[:-1]:
-            add_run(source, DagsterRunStatus.SUCCESS)
-        assert not tick().run_requests  # one source has not run yet
-        last = add_run(SOURCE_CODES[-1], DagsterRunStatus.STARTED)
-        assert not tick().run_requests  # still running
-        instance.report_run_failed(last)
-        ready = tick()
-        [request] = ready.run_requests  # a failed source does not hold the build back
-        assert request.run_key == f"nightly-build-{NIGHT}"
-        assert request.tags["spifeb/failed_sources"] == SOURCE_CODES[-1]
-        assert ready.cursor == NIGHT
-        assert not tick(ready.cursor).run_requests  # once per night
-
-
 # --- Materialisations ----------------------------------------------------------------------------
 
 
@@ -309,6 +276,38 @@ def test_ingestion_partitions_land_and_a_refusal_fails_only_its_source(defs, dat
     assert "refusé" in failure.step_failure_data.error.message
     assert not list((data_dir / "lake" / "raw" / "cd22").glob("*/extract_date=*"))
     assert list((data_dir / "lake" / "raw" / "cd29").glob("*/extract_date=*"))  # untouched
+
+
+def test_the_nightly_run_lands_every_source_and_publishes_despite_a_refusal(defs, tmp_path,
+                                                                            monkeypatch):  # fmt: skip
+    """One run over the seven partitions: a refused extract fails its check, not the run; the
+    build and publication go on with what landed (the source's previous extract)."""
+    from orchestration.defs.ingestion import LANDED_EXTRACTS, NO_REFUSED_EXTRACT, SOURCE_CODES
+    from orchestration.defs.schedules import nightly_run_request
+
+    monkeypatch.setenv("SPIFEB_DATA_DIR", str(tmp_path))
+    generate(SynthOptions(persons=200, start=dt.date(2024, 1, 1), months=3, seed=5,
+                          out=tmp_path / "landing", truth=tmp_path / "truth", extracts=2))  # fmt: skip
+    newest = max(p for p in (tmp_path / "landing" / "cd22").iterdir() if p.is_dir())
+    with next(p for p in newest.iterdir() if p.suffix == ".csv").open("ab") as file:
+        file.write(b"ligne ajoutee apres le manifeste\r\n")
+    request = nightly_run_request(dt.date.fromisoformat(NIGHT))
+    with instance_for_test() as instance:
+        result = defs.resolve_job_def("nightly_job").execute_in_process(
+            tags=request.tags, instance=instance, raise_on_error=False
+        )
+    assert result.success
+    landed = {e.partition for e in result.get_asset_materialization_events()
+              if e.asset_key == LANDED_EXTRACTS}  # fmt: skip
+    assert landed == set(SOURCE_CODES)
+    [refusal] = [c for c in result.get_asset_check_evaluations()
+                 if c.asset_check_key.name == NO_REFUSED_EXTRACT]  # fmt: skip
+    assert not refusal.passed and refusal.metadata["sources_refusees"].value == "cd22"
+    current = tmp_path / "published" / "current"
+    manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
+    dates = {e["source"]: e["date_extraction"] for e in manifest["extraits"]}
+    assert set(dates) == set(SOURCE_CODES)
+    assert dates["cd22"] < newest.name == dates["cd29"]  # the previous extract of cd22
 
 
 def test_objections_asset_erases_from_the_lake(defs, data_dir):

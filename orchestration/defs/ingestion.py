@@ -1,15 +1,23 @@
 """Ingestion assets: the collectivities' extracts landed in the lake, and the objections applied.
 
-`lake/landed_extracts` is partitioned by source (the seven codes of the data contracts): one
-partition lands every pending complete extract of its source, oldest first, and fails when one of
-them was refused, so that a failed source never stops another (each source is its own run).
+`lake/landed_extracts` is partitioned by source (the seven codes of the data contracts): each
+partition lands every pending complete extract of its source, oldest first.
+- A run of one source (the landing sensor's) fails when one of its extracts was refused.
+- A run of several sources (the nightly run: all seven partitions in one step, single-run backfill
+  policy) lands every source whatever happens to the others, then reports the refused ones on the
+  `aucun_extrait_refuse` check (severity ERROR, not blocking) instead of failing: a failed source
+  does not stop the build and publication, which use what has landed.
 `lake/objections_applied` erases from the lake everything about the persons who objected; it runs
 before every warehouse build.
 """
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    BackfillPolicy,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -31,6 +39,7 @@ SOURCES = StaticPartitionsDefinition(SOURCE_CODES)
 LANDED_EXTRACTS = AssetKey(["lake", "landed_extracts"])
 OBJECTIONS_APPLIED = AssetKey(["lake", "objections_applied"])
 GROUP = "ingestion"
+NO_REFUSED_EXTRACT = "aucun_extrait_refuse"
 
 
 def landing_metadata(reports: list[ExtractReport], rolled_back: list[str]) -> dict[str, object]:
@@ -56,31 +65,53 @@ def landing_metadata(reports: list[ExtractReport], rolled_back: list[str]) -> di
 @asset(
     key=LANDED_EXTRACTS,
     partitions_def=SOURCES,
+    backfill_policy=BackfillPolicy.single_run(),  # the night's seven sources: one run, one step
+    check_specs=[
+        AssetCheckSpec(
+            NO_REFUSED_EXTRACT,
+            asset=LANDED_EXTRACTS,
+            blocking=False,  # the build goes on with what landed; the refusal alerts
+            description="Aucun extrait des sources intégrées n'a été refusé.",
+        )
+    ],
     group_name=GROUP,
     pool=LAKE_POOL,
     retry_policy=TRANSIENT_RETRY,
     kinds={"python", "parquet"},
     description=(
-        "Extraits d'une collectivité intégrés au lac (raw, quarantaine, remplacés), une partition "
-        "par source. Un extrait refusé fait échouer la partition, pas les autres sources."
+        "Extraits des collectivités intégrés au lac (raw, quarantaine, remplacés), une partition "
+        "par source. Un extrait refusé fait échouer l'intégration d'une source seule ; "
+        "l'intégration nocturne de toutes les sources continue et le signale sur le contrôle "
+        f"{NO_REFUSED_EXTRACT}."
     ),
 )
 def landed_extracts(context: AssetExecutionContext) -> MaterializeResult:
-    source = context.partition_key
+    sources = list(context.partition_keys)
     lake = lk.Lake(settings.lake_dir())
     rolled_back = lk.recover(lake)  # safe: lake writers are one at a time (LAKE_POOL)
     ensure_anchors(lake, load_catalog())  # every raw entity readable by dbt, landed or not
-    reports = land_source(source, settings.landing_dir(), lake)
+    reports = [r for source in sources for r in land_source(source, settings.landing_dir(), lake)]
     metadata = landing_metadata(reports, rolled_back)
     refused = [r for r in reports if r.status == "refused"]
+    refused_text = "\n".join(refusal_text(r) for r in refused)
     if refused:
-        context.log.error(f"{source}: {len(refused)} extrait(s) refusé(s)")
+        context.log.error(
+            f"extrait(s) refusé(s) : {', '.join(sorted({r.source for r in refused}))}"
+        )
+    if refused and len(sources) == 1:
         raise Failure(
-            description="\n".join(refusal_text(r) for r in refused),
+            description=refused_text,
             metadata=metadata,
             allow_retries=False,  # the same files would be refused again
         )
-    return MaterializeResult(metadata=metadata)
+    check = AssetCheckResult(
+        check_name=NO_REFUSED_EXTRACT,
+        passed=not refused,
+        severity=AssetCheckSeverity.ERROR,
+        description=refused_text or None,
+        metadata={"sources_refusees": ", ".join(sorted({r.source for r in refused})) or "aucune"},
+    )
+    return MaterializeResult(metadata=metadata, check_results=[check])
 
 
 @asset(

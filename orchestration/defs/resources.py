@@ -4,6 +4,8 @@ Paths come from `spifeb.settings` at run time (never at import), so `SPIFEB_DATA
 data anywhere, tests included.
 """
 
+import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,5 +51,15 @@ class WarehouseDuckDB(ConfigurableResource):
             connection.close()
 
 
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (the locked one), even when the virtualenv's `bin` is
+    not on PATH (a daemon or cron started without `uv run`)."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
 def resources() -> dict[str, object]:
-    return {"dbt": DbtCliResource(project_dir=dbt_project), "warehouse": WarehouseDuckDB()}
+    return {
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+        "warehouse": WarehouseDuckDB(),
+    }

@@ -1,14 +1,11 @@
-"""Sensors: a new complete extract, new objection files, and the end of the night's ingestion."""
+"""Sensors: a new complete extract, new objection files."""
 
-import datetime as dt
 import hashlib
 import json
 
 from dagster import (
-    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
-    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -20,13 +17,11 @@ from ingestion.land import complete_folders, pending
 from ingestion.manifest import folder_fingerprint
 from ingestion.oppositions import OPPOSITIONS_DIR
 from orchestration.defs.ingestion import SOURCE_CODES
-from orchestration.defs.jobs import NIGHTLY_TAG, ingestion_job, warehouse_job
+from orchestration.defs.jobs import ingestion_job, warehouse_job
 from spifeb import settings
 
-PARTITION_TAG = "dagster/partition"
 EXTRACT_TAG = "spifeb/extract_date"
 INTERVAL = 60  # seconds between two evaluations of a sensor
-NIGHTS_LOOKBACK = dt.timedelta(days=3)
 
 
 @sensor(
@@ -92,56 +87,4 @@ def objections_sensor(context: SensorEvaluationContext):
             RunRequest(run_key=f"objections-{key}", tags={"spifeb/trigger": "oppositions"})
         ],
         cursor=cursor,
-    )
-
-
-def nights_ready(runs, sources: list[str]) -> dict[str, list[str]]:
-    """Nights whose ingestion runs all finished, one at least per source -> the failed sources."""
-    by_night: dict[str, list] = {}
-    for run in runs:
-        if NIGHTLY_TAG in run.tags:
-            by_night.setdefault(run.tags[NIGHTLY_TAG], []).append(run)
-    ready = {}
-    for night, night_runs in sorted(by_night.items()):
-        covered = {run.tags.get(PARTITION_TAG) for run in night_runs}
-        if set(sources) <= covered and all(run.is_finished for run in night_runs):
-            latest = {}  # the latest run of each source decides (a re-execution may fix one)
-            for run in sorted(night_runs, key=lambda r: r.run_id):
-                latest[run.tags.get(PARTITION_TAG)] = run
-            ready[night] = sorted(
-                source for source, run in latest.items() if run.status != DagsterRunStatus.SUCCESS
-            )
-    return ready
-
-
-@sensor(
-    name="nightly_build_sensor",
-    job=warehouse_job,
-    minimum_interval_seconds=INTERVAL,
-    default_status=DefaultSensorStatus.RUNNING,
-    description=(
-        "Quand toutes les intégrations de la nuit sont terminées (réussies ou non) : construction, "
-        "contrôles et publication, une fois par nuit."
-    ),
-)
-def nightly_build_sensor(context: SensorEvaluationContext):
-    """Cursor: the last night built. A source that failed does not hold the build back: the
-    warehouse is rebuilt with what landed, and the failed partition stays failed (and alerts)."""
-    since = dt.datetime.now(dt.UTC) - NIGHTS_LOOKBACK
-    runs = context.instance.get_runs(
-        filters=RunsFilter(job_name=ingestion_job.name, created_after=since)
-    )
-    ready = {
-        night: failed
-        for night, failed in nights_ready(runs, SOURCE_CODES).items()
-        if context.cursor is None or night > context.cursor
-    }
-    if not ready:
-        return SkipReason("Pas de nuit d'intégration terminée à construire.")
-    night = max(ready)  # older nights are superseded by this one's build
-    tags = {NIGHTLY_TAG: night}
-    if ready[night]:
-        tags["spifeb/failed_sources"] = ",".join(ready[night])
-    return SensorResult(
-        run_requests=[RunRequest(run_key=f"nightly-build-{night}", tags=tags)], cursor=night
     )
