@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -290,8 +291,9 @@ def land_source(
     opposed: frozenset[str] | None = None,
     catalog: Catalog | None = None,
     log: pl.DataFrame | None = None,
+    on_extract: Callable[[ExtractReport], None] | None = None,
 ) -> list[ExtractReport]:
-    """Land every pending extract of one source, oldest first."""
+    """Land every pending extract of one source, oldest first (`on_extract` is told of each)."""
     catalog = catalog or load_catalog()
     if source not in catalog.sources:
         raise KeyError(source)
@@ -304,6 +306,8 @@ def land_source(
         reports.append(report)
         if report.log_rows is not None:
             log = pl.concat([log, report.log_rows], how="diagonal_relaxed")
+        if on_extract is not None:
+            on_extract(report)
     return reports
 
 
@@ -322,8 +326,15 @@ def ensure_anchors(lake: lk.Lake, catalog: Catalog) -> None:
                 )
 
 
-def ingest(landing: Path, lake_root: Path, sources: list[str] | None = None) -> IngestReport:
-    """One ingestion run: recover from a crash, apply objections, land every source."""
+def ingest(
+    landing: Path,
+    lake_root: Path,
+    sources: list[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestReport:
+    """One ingestion run: recover from a crash, apply objections, land every source.
+
+    `progress(done, total)` is called with the number of pending extracts handled so far."""
     catalog = load_catalog()
     lake = lk.Lake(lake_root)
     report = IngestReport(rolled_back=lk.recover(lake))
@@ -331,8 +342,19 @@ def ingest(landing: Path, lake_root: Path, sources: list[str] | None = None) -> 
     opposed = opposed_pseudonyms(read_oppositions(landing), lake)
     report.erased = erase(lake, opposed)
     log = lk.read_load_log(lake)
-    for source in sources or sorted(catalog.sources):
-        report.extracts += land_source(source, landing, lake, opposed, catalog, log)
+    sources = sources or sorted(catalog.sources)
+    total = sum(len(pending(complete_folders(landing, s), log)) for s in sources)
+
+    done = 0
+
+    def tell(_: ExtractReport) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    for source in sources:
+        report.extracts += land_source(source, landing, lake, opposed, catalog, log, tell)
     # Records landed in this run may link an objecting person to pseudonyms not known before.
     report.erased += erase(lake, opposed_pseudonyms(read_oppositions(landing), lake))
     return report

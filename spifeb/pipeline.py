@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import fcntl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingestion.lake import Lake, read_load_log
 from ingestion.land import IngestReport, ingest
 from publication import PublicationResult, gate_and_publish
 from spifeb import settings
@@ -23,6 +24,26 @@ from spifeb.warehouse import run_dbt
 
 class WarehouseBusy(RuntimeError):
     """Another job holds the warehouse."""
+
+
+class NothingLanded(RuntimeError):
+    """The lake holds no extract: there is nothing to build."""
+
+
+# progress(stage, done, total): the stage's French label and its advance (total 0 when unknown)
+Progress = Callable[[str, int, int], None]
+STAGES = ("Intégration des extraits", "Construction de l'entrepôt (dbt build)",
+          "Contrôle qualité et publication")  # fmt: skip
+
+
+def ensure_something_landed(lake: Path, landing: Path) -> None:
+    """Refuse to build an empty warehouse (every test on it would fail for a reason nobody needs)."""
+    log = read_load_log(Lake(lake))
+    if log.filter(log["status"] == "landed").is_empty():
+        raise NothingLanded(
+            f"aucun extrait intégré dans {lake} : déposez des extraits complets dans {landing} "
+            "(ou lancez « spifeb synth »), puis relancez."
+        )
 
 
 @contextmanager
@@ -55,15 +76,21 @@ class PipelineResult:
     publication: PublicationResult | None
 
 
-def run_pipeline(wait_seconds: float = 0.0) -> PipelineResult:
+def run_pipeline(wait_seconds: float = 0.0, progress: Progress | None = None) -> PipelineResult:
     """Ingest, build, gate and publish, using the data directory of `settings`."""
-    warehouse = settings.warehouse_path()
+    warehouse, lake, landing = (
+        settings.warehouse_path(),
+        settings.lake_dir(),
+        settings.landing_dir(),
+    )
+    tell = progress or (lambda stage, done, total: None)
     with exclusive_warehouse(warehouse, wait_seconds):
-        report = ingest(settings.landing_dir(), settings.lake_dir())
-        build = run_dbt(
-            "build", settings.lake_dir(), warehouse, target_path=settings.data_dir() / "dbt_target"
-        )
+        report = ingest(landing, lake, progress=lambda done, total: tell(STAGES[0], done, total))
+        ensure_something_landed(lake, landing)
+        build = run_dbt("build", lake, warehouse, target_path=settings.data_dir() / "dbt_target",
+                        progress=lambda done, total: tell(STAGES[1], done, total))  # fmt: skip
         if build.returncode != 0:
             return PipelineResult(report, False, build.stdout, None)
-        published = gate_and_publish(warehouse, settings.lake_dir(), settings.published_dir())
+        tell(STAGES[2], 0, 0)
+        published = gate_and_publish(warehouse, lake, settings.published_dir())
         return PipelineResult(report, True, build.stdout, published)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from spifeb.warehouse import dbt_args
+from spifeb.warehouse import dbt_args, node_progress
 
 
 def test_dbt_args_are_built_from_the_command():
@@ -15,6 +15,19 @@ def test_dbt_args_are_built_from_the_command():
         and args[args.index("--select") + 1] == "marts"
     )
     assert "--full-refresh" not in dbt_args("test")
+
+
+def test_dbt_progress_is_read_from_finished_nodes_only():
+    finished = (
+        "22:27:35  180 of 390 FAIL 1 not_null_int_x ........ [\x1b[31mFAIL 1\x1b[0m in 0.01s]"
+    )
+    assert node_progress(finished) == (180, 390)
+    assert node_progress("22:27:35  12 of 390 OK created sql table model marts.x [OK in 1s]") == (
+        12,
+        390,
+    )
+    assert node_progress("22:27:35  13 of 390 START sql table model marts.y [RUN]") is None
+    assert node_progress("22:27:36  Done. PASS=225 WARN=0 ERROR=1 SKIP=164 TOTAL=390") is None
 
 
 def test_every_record_is_linked_to_a_person(warehouse_db):
