@@ -12,6 +12,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from dagster_dbt import DbtCliResource
+
+from orchestration.defs.resources import dbt_executable
 from orchestration.project import dbt_project
 
 # What the manifest is built from: a newer file here means the manifest is stale.
@@ -44,7 +47,10 @@ def manifest_is_current() -> bool:
 def prepare_manifest(force: bool = False) -> Path:
     """Run `dbt parse` into the project's target path unless the manifest is current."""
     if force or not manifest_is_current():
-        dbt_project.preparer.prepare(dbt_project)
+        # What DbtProject's default preparer does, with the dbt beside this Python (the default
+        # looks for `dbt` on PATH, which a daemon or cron started without `uv run` lacks).
+        dbt = DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+        dbt.cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
     if not dbt_project.manifest_path.is_file():
         raise RuntimeError(f"dbt parse did not write {dbt_project.manifest_path}")
     return dbt_project.manifest_path
