@@ -11,6 +11,7 @@ with app.setup:
     from shared import (
         THRESHOLD,
         collectivity_names,
+        in_french,
         mask_small_counts,
         open_publication,
         open_restricted,
@@ -285,7 +286,7 @@ def _(cohort, names):
     )
     mo.vstack(
         [
-            _chart,
+            in_french(_chart),
             mo.accordion(
                 {
                     "Tableau des parts": shown(
@@ -488,7 +489,7 @@ def _(cohort, names, rsa_subjects, year):
     ).properties(width=560, height=300, title=f"Maintien au RSA des entrants de {year} (lifelines)")
     mo.vstack(
         [
-            _chart,
+            in_french(_chart),
             mo.md(
                 "Durée médiane dans le RSA : « non atteinte » si moins de la moitié des entrants "
                 f"est sortie tant qu'au moins {THRESHOLD} personnes restent à risque."
@@ -675,7 +676,7 @@ def _(comparison, names, public, year):
             title=f"Entrants de {year} : lifelines (lignes) et entrepôt (cercles), par trimestre"
         )
     )
-    _chart if _shown.height else mo.md(
+    in_french(_chart) if _shown.height else mo.md(
         f"Aucune estimation publiée pour les cohortes trimestrielles de {year} : moins de "
         f"{THRESHOLD} personnes à risque partout."
     )
@@ -751,7 +752,7 @@ def _(dispositif, dispositif_names, published, window_choice, year):
             )
             if _from_chosen.height
             else mo.md(f"Aucune sortie de ce dispositif en {year}."),
-            _chart,
+            in_french(_chart),
         ]
     )
     return

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
+import altair as alt
 import duckdb
 import polars as pl
 
@@ -24,6 +25,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 FLAG = rules()["confidentiality"]["flag_column"]
 THRESHOLD: int = rules()["confidentiality"]["threshold"]
 SUPPRESSED_MARK: str = export_rules()["grille"]["suppressed_mark"]
+NOT_COMPUTED = "—"
 
 
 class MissingPublication(FileNotFoundError):
@@ -77,7 +79,7 @@ def collectivity_names() -> dict[str, str]:
 
 
 def mask_small_counts(
-    frame: pl.DataFrame, counts: list[str], dependents: list[str] = ()
+    frame: pl.DataFrame, counts: Sequence[str], dependents: Sequence[str] = ()
 ) -> pl.DataFrame:
     """Counts of 1 to THRESHOLD - 1 persons, and the statistics computed on them, set to null,
     and the row flagged: the publication's primary suppression rule, for aggregates a notebook
@@ -102,24 +104,80 @@ def french_number(value: float | None, percent: bool = False) -> str | None:
     return f"{value:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
 
 
+def as_text(frame: pl.DataFrame, column: str, percent: bool = False) -> pl.Series:
+    """A numeric column as the analyst reads it: French numbers, `s` where statistical
+    suppression masks the value (never a blank or a zero), `—` where there is no value."""
+    flags = frame[FLAG].to_list() if FLAG in frame.columns else [False] * frame.height
+    return pl.Series(
+        column,
+        [
+            (SUPPRESSED_MARK if hidden else NOT_COMPUTED)
+            if value is None
+            else french_number(value, percent)
+            for value, hidden in zip(frame[column].to_list(), flags, strict=True)
+        ],
+        dtype=pl.String,
+    )
+
+
 def shown(
     frame: pl.DataFrame, columns: Mapping[str, str], percent: Collection[str] = ()
 ) -> pl.DataFrame:
-    """The frame as the analyst reads it: the chosen columns under French headers, numbers
-    written the French way, and `s` where statistical suppression masks a value (never a blank
-    or a zero)."""
-    flagged = frame[FLAG] if FLAG in frame.columns else pl.Series([False] * frame.height)
-    out = {}
-    for column, header in columns.items():
-        values = frame[column]
-        if not values.dtype.is_numeric():
-            out[header] = values
-            continue
-        out[header] = pl.Series(
-            [
-                SUPPRESSED_MARK if v is None and hidden else french_number(v, column in percent)
-                for v, hidden in zip(values.to_list(), flagged.to_list(), strict=True)
-            ],
-            dtype=pl.String,
-        )
-    return pl.DataFrame(out)
+    """The chosen columns under French headers, numbers written as text by `as_text`."""
+    return pl.DataFrame(
+        [
+            (as_text(frame, c, c in percent) if frame[c].dtype.is_numeric() else frame[c]).alias(
+                header
+            )
+            for c, header in columns.items()
+        ]
+    )
+
+
+# d3's fr-FR locale: charts write numbers, percentages and dates the French way.
+FRENCH_LOCALE = alt.Locale(
+    number=alt.NumberLocale(
+        decimal=",", thousands="\u202f", grouping=[3], currency=["", "\u00a0€"], percent="\u202f%"
+    ),
+    time=alt.TimeLocale(
+        dateTime="%A %e %B %Y à %X",
+        date="%d/%m/%Y",
+        time="%H:%M:%S",
+        periods=["AM", "PM"],
+        days=["dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"],
+        shortDays=["dim.", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam."],
+        months=[
+            "janvier",
+            "février",
+            "mars",
+            "avril",
+            "mai",
+            "juin",
+            "juillet",
+            "août",
+            "septembre",
+            "octobre",
+            "novembre",
+            "décembre",
+        ],
+        shortMonths=[
+            "janv.",
+            "févr.",
+            "mars",
+            "avr.",
+            "mai",
+            "juin",
+            "juil.",
+            "août",
+            "sept.",
+            "oct.",
+            "nov.",
+            "déc.",
+        ],
+    ),
+)
+
+
+def in_french(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """The finished chart, its numbers and dates written the French way."""
+    return chart.configure(locale=FRENCH_LOCALE)
