@@ -246,7 +246,7 @@ def gate_and_publish(
             "rapport_qualite.html",
         ],
     }
-    report.write_quality_report(staging / "rapport_qualite.html", manifest, lake)
+    report.write_quality_report(staging / "rapport_qualite.html", manifest, database)
     (staging / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
     )
