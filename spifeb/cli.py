@@ -407,6 +407,58 @@ def rollback_command() -> None:
     Console().print(f"Publication courante : [bold]{previous}[/]")
 
 
+@app.command("report")
+def report(
+    publication: Annotated[
+        str | None,
+        typer.Option("--publication", help="Identifiant de la publication (défaut : la courante)."),
+    ] = None,
+    regenerer: Annotated[
+        bool,
+        typer.Option(
+            "--regenerer",
+            help="Reconstruit le rapport à partir de la base et du manifeste publiés.",
+        ),
+    ] = False,
+    sortie: Annotated[
+        Path | None,
+        typer.Option(
+            "--sortie",
+            help="Fichier HTML écrit par --regenerer (défaut : data/rapports/rapport_<id>.html).",
+        ),
+    ] = None,
+    ouvrir: Annotated[
+        bool, typer.Option("--ouvrir/--sans-ouvrir", help="Ouvre le rapport dans le navigateur.")
+    ] = False,
+) -> None:
+    """Rapport HTML d'une publication (indicateurs, graphiques, qualité) : chemin, ouverture ou régénération."""
+    import webbrowser
+
+    from publication.report import REPORT, ReportError, publication_folder, regenerate
+
+    console, err = Console(), Console(stderr=True)
+    try:
+        if sortie is not None and not regenerer:
+            raise ReportError("--sortie ne s'utilise qu'avec --regenerer")
+        folder = publication_folder(settings.published_dir(), publication)
+        if regenerer:
+            out = sortie or settings.data_dir() / "rapports" / f"rapport_{folder.name}.html"
+            with console.status(f"Génération du rapport de la publication {folder.name}…"):
+                path = regenerate(folder, out.resolve())
+        else:
+            path = folder / REPORT
+            if not path.exists():
+                raise ReportError(
+                    f"la publication {folder.name} n'a pas de rapport : utilisez --regenerer"
+                )
+    except ReportError as exc:
+        err.print(f"[bold red]Erreur :[/] {escape(str(exc))}.", soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    console.print(escape(str(path)), soft_wrap=True)
+    if ouvrir:
+        webbrowser.open(path.resolve().as_uri())
+
+
 export_app = typer.Typer(help="Exports de la publication courante.", no_args_is_help=True)
 app.add_typer(
     export_app, name="export", help="Exporte la grille d'indicateurs de la publication courante."
