@@ -5,7 +5,7 @@ N ?= 2000
 MONTHS ?= 72
 SEED ?= 42
 
-.PHONY: setup demo test check format bench dagster clean
+.PHONY: setup browser demo test check format bench dagster clean
 
 $(UV):
 	$(PYTHON) -m venv .venv-tools
@@ -18,7 +18,14 @@ setup: $(UV)
 demo: setup
 	$(UV) run --frozen spifeb demo --persons $(N) --months $(MONTHS) --seed $(SEED)
 
-test: setup
+# Debian's Chromium, for the test that renders the publication's report headless (installed once).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
+test: setup browser
 	$(UV) run --frozen pytest -q -n 2
 
 check: setup
