@@ -73,8 +73,9 @@ def no_data(message: str, width: int = 520) -> alt.Chart:
     )
 
 
-def best_cohorts(frame: pl.DataFrame, value: str, size: str, groups: Sequence[str], limit: int
-                 ) -> pl.DataFrame:  # fmt: skip
+def best_cohorts(
+    frame: pl.DataFrame, value: str, size: str, groups: Sequence[str], limit: int
+) -> pl.DataFrame:
     """Rows of the best-documented cohort (`COHORT` columns) of each group, for at most `limit`
     groups (a subset of the cohort columns), with their rank `_rang`.
 
