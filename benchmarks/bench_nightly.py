@@ -218,6 +218,7 @@ def daemon_run(work: Path) -> dict:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         process = psutil.Process(daemon.pid)
+        _wait_for_daemon(home)  # at 02:00 the daemon has been up for hours: its start is not timed
         from orchestration.defs.schedules import nightly_run_request
 
         tags = nightly_run_request(dt.date.today()).tags
@@ -233,6 +234,20 @@ def daemon_run(work: Path) -> dict:
             daemon.terminate()
             daemon.wait(timeout=60)
         _remove(home)
+
+
+def _wait_for_daemon(home: Path, timeout: float = 300.0) -> None:
+    """Until the queued-run coordinator daemon has sent a heartbeat."""
+    from dagster import DagsterInstance
+
+    os.environ["DAGSTER_HOME"] = str(home)
+    deadline = time.monotonic() + timeout
+    with DagsterInstance.get() as instance:
+        while "QUEUED_RUN_COORDINATOR" not in instance.get_daemon_heartbeats():
+            if time.monotonic() > deadline:
+                raise SystemExit("dagster-daemon did not start")
+            time.sleep(0.5)
+    del os.environ["DAGSTER_HOME"]
 
 
 def _follow_run(home: Path, env: dict[str, str], daemon) -> dict:
