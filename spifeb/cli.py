@@ -20,7 +20,43 @@ app = typer.Typer(
     help="Entrepôt SPIFEB : extraits synthétiques, pseudonymisation, ingestion, publication.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
+DEBUG_ENV = "SPIFEB_DEBUG"  # set to 1 to see the traceback of an unexpected error
+
+
+def _progress(console: Console) -> Progress:
+    """The progress display of long work: one bar per stage, with counts and elapsed time."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _stage_tracker(progress: Progress):
+    """A `(stage, done, total)` callback that gives each stage its own bar (total 0: unknown)."""
+    tasks: dict[str, object] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        for other, task in tasks.items():
+            if other != stage:
+                progress.update(task, completed=progress.tasks[task].total or 1,
+                                total=progress.tasks[task].total or 1)  # fmt: skip
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total or None)
+        progress.update(tasks[stage], completed=done, total=total or None)
+
+    return update
+
+
+def _user_error(message: str, code: int = 2) -> typer.Exit:
+    """Print a user error on one line (French) and give the exit to raise."""
+    Console(stderr=True).print(f"[bold red]Erreur :[/] {escape(message)}", soft_wrap=True)
+    return typer.Exit(code=code)
 
 
 @app.callback()
@@ -211,13 +247,14 @@ def ingest_command(
             f"[bold red]Erreur :[/] source inconnue {', '.join(unknown)} (sources : {', '.join(sorted(known))})."
         )
         raise typer.Exit(code=2)
+    landing = (landing or settings.landing_dir()).resolve()
+    if not landing.is_dir():
+        raise _user_error(f"zone de dépôt introuvable : {landing}.")
     console = Console()
-    with console.status("Intégration des extraits…"):
-        report = ingest(
-            (landing or settings.landing_dir()).resolve(),
-            (lake or settings.lake_dir()).resolve(),
-            source,
-        )
+    with _progress(console) as progress:
+        tell = _stage_tracker(progress)
+        report = ingest(landing, (lake or settings.lake_dir()).resolve(), source,
+                        progress=lambda done, total: tell("Intégration des extraits", done, total))  # fmt: skip
     if report.extracts:
         console.print(_ingest_table(report))
     else:
@@ -266,13 +303,20 @@ def build_command(
     ] = None,
 ) -> None:
     """Construit l'entrepôt (modèles dbt et leurs tests) à partir des extraits intégrés."""
+    from spifeb.pipeline import STAGES, NothingLanded, ensure_something_landed
     from spifeb.warehouse import run_dbt
 
     console = Console()
     target = (warehouse or settings.warehouse_path()).resolve()
-    with console.status("Construction de l'entrepôt (dbt build)…"):
-        result = run_dbt("build", (lake or settings.lake_dir()).resolve(), target,
-                         target_path=settings.data_dir() / "dbt_target")  # fmt: skip
+    lake = (lake or settings.lake_dir()).resolve()
+    try:
+        ensure_something_landed(lake, settings.landing_dir())
+    except NothingLanded as nothing:
+        raise _user_error(f"{nothing}") from None
+    with _progress(console) as progress:
+        tell = _stage_tracker(progress)
+        result = run_dbt("build", lake, target, target_path=settings.data_dir() / "dbt_target",
+                         progress=lambda done, total: tell(STAGES[1], done, total))  # fmt: skip
     summary = [
         line
         for line in result.stdout.splitlines()
@@ -295,15 +339,14 @@ def run_command(
     ] = 0.0,
 ) -> None:
     """Traitement complet sans Dagster : intégration, entrepôt, contrôle qualité, publication."""
-    from spifeb.pipeline import WarehouseBusy, run_pipeline
+    from spifeb.pipeline import NothingLanded, WarehouseBusy, run_pipeline
 
     console, err = Console(), Console(stderr=True)
     try:
-        with console.status("Intégration, construction de l'entrepôt, contrôle et publication…"):
-            result = run_pipeline(wait)
-    except WarehouseBusy as busy:
-        err.print(f"[bold red]Erreur :[/] {escape(str(busy))}")
-        raise typer.Exit(code=2) from None
+        with _progress(console) as progress:
+            result = run_pipeline(wait, progress=_stage_tracker(progress))
+    except (WarehouseBusy, NothingLanded) as error:
+        raise _user_error(str(error)) from None
     if result.ingestion.extracts:
         console.print(_ingest_table(result.ingestion))
     for extract in result.ingestion.refused:
@@ -520,7 +563,26 @@ def demo_command(
 
 
 def main() -> None:
-    app()
+    """The `spifeb` entry point: an unexpected error ends in one line, not a traceback (set
+    SPIFEB_DEBUG=1 to see it); user errors are handled by each command."""
+    import os
+    import sys
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        Console(stderr=True).print("Interrompu.")
+        sys.exit(130)
+    except Exception as error:  # the last line of defence between a bug and a user
+        if os.environ.get(DEBUG_ENV):
+            raise
+        first_line = next(iter(str(error).splitlines()), "")
+        Console(stderr=True).print(
+            f"[bold red]Erreur inattendue[/] ({type(error).__name__}) : {escape(first_line)} "
+            f"— relancer avec {DEBUG_ENV}=1 pour le détail.",
+            soft_wrap=True,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -93,4 +93,5 @@ def run_pipeline(wait_seconds: float = 0.0, progress: Progress | None = None) ->
             return PipelineResult(report, False, build.stdout, None)
         tell(STAGES[2], 0, 0)
         published = gate_and_publish(warehouse, lake, settings.published_dir())
+        tell(STAGES[2], 1, 1)
         return PipelineResult(report, True, build.stdout, published)

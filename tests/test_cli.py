@@ -50,3 +50,47 @@ def test_synth_refuses_a_malformed_month_in_french(tmp_path):
     result = runner.invoke(app, ["synth", "--start", "janvier", "--out", str(tmp_path / "l")])
     assert result.exit_code == 2
     assert "AAAA-MM" in result.output
+
+
+def test_user_errors_are_one_line_with_a_non_zero_exit(monkeypatch, tmp_path):
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    cases = {
+        ("ingest", "--source", "zz"): "source inconnue zz",
+        ("ingest", "--landing", str(tmp_path / "absente")): "zone de dépôt introuvable",
+        ("build",): "aucun extrait intégré",
+        ("export", "grille"): "aucune publication",
+        ("export", "grille", "--format", "docx"): "format inconnu « docx »",
+        ("report",): "aucune publication",
+        ("rollback",): "aucune publication",
+        ("export", "grille", "--inconnue"): "No such option",
+    }
+    for args, message in cases.items():
+        result = runner.invoke(app, list(args), env={"COLUMNS": "300"})
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        if args[-1] != "--inconnue":  # ours: one line; Click's usage error: its own box
+            assert len(result.output.strip().splitlines()) == 1, (args, result.output)
+
+
+def test_an_unexpected_error_ends_in_one_line_unless_debugging(monkeypatch, capsys):
+    import pytest
+
+    from spifeb import cli
+
+    def broken():
+        raise RuntimeError("index absent\nsecond line of detail")
+
+    monkeypatch.setattr(cli, "app", broken)
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert "Erreur inattendue (RuntimeError) : index absent" in err
+    assert "second line" not in err and "Traceback" not in err
+    assert "SPIFEB_DEBUG=1" in err
+    monkeypatch.setenv(cli.DEBUG_ENV, "1")
+    with pytest.raises(RuntimeError):
+        cli.main()

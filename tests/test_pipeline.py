@@ -56,6 +56,14 @@ def test_status_and_rollback_without_publication(tmp_path, monkeypatch):
     assert rollback.exit_code == 2 and "aucune publication" in rollback.output
 
 
+def test_run_on_an_empty_landing_zone_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPIFEB_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["run"])
+    assert result.exit_code == 2
+    assert "aucun extrait intégré" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "published").exists()
+
+
 def test_the_nightly_job_runs_end_to_end_and_publishes(tmp_path, monkeypatch):
     import datetime as dt
     import json
@@ -66,7 +74,14 @@ def test_the_nightly_job_runs_end_to_end_and_publishes(tmp_path, monkeypatch):
     monkeypatch.setenv("SPIFEB_DATA_DIR", str(tmp_path))
     generate(SynthOptions(persons=500, start=dt.date(2022, 1, 1), months=6, seed=4,
                           out=tmp_path / "landing", truth=tmp_path / "truth", extracts=1))  # fmt: skip
-    result = run_pipeline()
+    stages = []
+    result = run_pipeline(progress=lambda stage, done, total: stages.append((stage, done, total)))
+    assert stages[-2:] == [("Contrôle qualité et publication", 0, 0),
+                           ("Contrôle qualité et publication", 1, 1)]  # fmt: skip
+    ingest_steps = [(d, t) for s, d, t in stages if s == "Intégration des extraits"]
+    assert ingest_steps == [(i + 1, 7) for i in range(7)]  # one extract per source
+    build_steps = [(d, t) for s, d, t in stages if s.startswith("Construction")]
+    assert max(build_steps)[0] == build_steps[0][1] > 100  # every dbt node reported
     assert result.build_ok, result.build_log[-3000:]
     assert result.publication.published, [
         (c.name, c.detail) for c in result.publication.failed_checks
