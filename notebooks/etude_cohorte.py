@@ -150,7 +150,7 @@ def _(dispositif, dispositif_names, public, year):
     ## La cohorte
 
     Membres : les personnes entrées dans **{dispositif_names.get(dispositif, dispositif)}** en
-    **{year}** (public : {PUBLICS[public].lower()}), comptées une fois par collectivité et
+    **{year}** (public : {PUBLICS[public]}), comptées une fois par collectivité et
     suivies depuis leur première entrée de l'année. Pour le RSA, la collectivité est le
     département qui gère le droit.
     """)

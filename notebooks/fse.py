@@ -370,26 +370,17 @@ def _(collectivity_choice, programme_choice, published):
     return
 
 
-@app.cell(hide_code=True)
-def _():
-    mo.md(r"""
-    ### Indicateurs que les données ne permettent pas de calculer
-
-    Les autres indicateurs communs supposent des informations que les collectivités
-    n'échangent pas :
-    """)
-    return
-
-
 @app.cell
 def _(published):
-    published.sql(
-        """
-        select code as "Code", libelle as "Indicateur", raison as "Pourquoi"
-        from reference.fse_indicateurs_non_couverts
-        order by code
-        """
-    ).pl()
+    _missing = published.sql(
+        "select code, libelle, raison from reference.fse_indicateurs_non_couverts order by code"
+    ).fetchall()
+    mo.md(
+        "### Indicateurs que les données ne permettent pas de calculer\n\n"
+        "Les autres indicateurs communs supposent des informations que les collectivités "
+        "n'échangent pas :\n\n"
+        + "\n".join(f"- **{code}** {label} : {reason}" for code, label, reason in _missing)
+    )
     return
 
 

@@ -299,7 +299,7 @@ def linkage_table(report: pl.DataFrame) -> pl.DataFrame:
                 "Mesure": label,
                 "Nombre": f"{row[column]:,}".replace(",", "\u202f"),
                 "Part": (
-                    f"{100 * row[column] / row[base]:.1f} % des {base}".replace(".", ",")
+                    f"{100 * row[column] / row[base]:.1f}\u202f% des {base}".replace(".", ",")
                     if base and row[base]
                     else ""
                 ),

@@ -99,7 +99,7 @@ def french_number(value: float | None, percent: bool = False) -> str | None:
     if value is None:
         return None
     if percent:
-        return f"{100 * value:,.1f} %".replace(",", "\u202f").replace(".", ",")
+        return f"{100 * value:,.1f}\u202f%".replace(",", "\u202f").replace(".", ",")
     digits = 0 if float(value).is_integer() or abs(value) >= 100 else 2
     return f"{value:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
 
