@@ -25,10 +25,17 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 TIMEOUT = 300
 
 
-def _run(command: list[str], publication: Path) -> subprocess.CompletedProcess:
+def _run(command: list[str], publication: Path, scratch: Path) -> subprocess.CompletedProcess:
+    # marimo keeps a snapshot of the outputs in `__marimo__/` next to the notebook, or under
+    # Python's cache prefix: there, in the test's scratch folder, not in the source tree.
+    caches = scratch / "caches"
     return subprocess.run(
         command,
-        env={**os.environ, "SPIFEB_PUBLICATION": str(publication)},
+        env={
+            **os.environ,
+            "SPIFEB_PUBLICATION": str(publication),
+            "PYTHONPYCACHEPREFIX": str(caches),
+        },
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -39,9 +46,8 @@ def _run(command: list[str], publication: Path) -> subprocess.CompletedProcess:
 def export(notebook: str, publication: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
     """Run the notebook headless, its outputs (no code) written to `out` as HTML."""
     command = [sys.executable, "-m", "marimo", "export", "html", "--no-include-code", "-f"]
-    return _run(
-        [*command, str(NOTEBOOKS / f"{notebook}.py"), "-o", str(out), "--", *args], publication
-    )
+    notebook_file = str(NOTEBOOKS / f"{notebook}.py")
+    return _run([*command, notebook_file, "-o", str(out), "--", *args], publication, out.parent)
 
 
 def outputs_text(exported: Path) -> str:
@@ -143,7 +149,7 @@ def test_without_the_restricted_file_the_cohort_study_says_it_is_for_authorised_
     publication, tmp_path
 ):
     copy = writable_copy(publication, tmp_path / "publication", ("spifeb.duckdb",))
-    result = _run([sys.executable, str(NOTEBOOKS / "etude_cohorte.py")], copy)
+    result = _run([sys.executable, str(NOTEBOOKS / "etude_cohorte.py")], copy, tmp_path)
     assert not ok(result)
     assert "Fichier à accès restreint introuvable" in result.stderr
 
@@ -304,9 +310,10 @@ def test_the_quality_notebook_shows_refused_extracts_and_quarantine_rates(public
 
 @pytest.mark.parametrize("notebook", ["etude_cohorte", "fse", "qualite_donnees"])
 def test_a_missing_publication_stops_the_notebook_with_a_french_message(notebook, tmp_path):
-    result = _run([sys.executable, str(NOTEBOOKS / f"{notebook}.py")], tmp_path / "absente")
+    missing = tmp_path / "absente"
+    result = _run([sys.executable, str(NOTEBOOKS / f"{notebook}.py")], missing, tmp_path)
     assert not ok(result)
-    assert f"Publication introuvable : {tmp_path / 'absente' / 'spifeb.duckdb'}" in result.stderr
+    assert f"Publication introuvable : {missing / 'spifeb.duckdb'}" in result.stderr
     assert "SPIFEB_PUBLICATION" in result.stderr
 
 
