@@ -10,6 +10,7 @@ with app.setup:
     from lifelines import KaplanMeierFitter
     from shared import (
         THRESHOLD,
+        as_text,
         collectivity_names,
         in_french,
         mask_small_counts,
@@ -30,7 +31,7 @@ with app.setup:
     PUBLICS = {"TOUS": "Tous", "BRSA": "Bénéficiaires du RSA", "JSQ": "Jeunes sans qualification"}
     # The end of an RSA spell for these motifs says nothing about leaving RSA: censored.
     CENSORING_MOTIFS = ["DEMENAGEMENT", "DECES"]
-    # The warehouse rounds its estimates to 10 decimals; anything beyond this is a disagreement.
+    # The warehouse rounds its estimates to 10 decimals: a larger difference is not rounding.
     TOLERANCE = 1e-6
     COHORT_KEYS = ["collectivite", "annee_entree", "trimestre_entree", "public"]
 
@@ -100,11 +101,19 @@ def _(dispositif_names, restricted):
         value=dispositif_names.get(_chosen, _chosen),
         label="Dispositif",
     )
-    return (dispositif_choice,)
+    public_choice = mo.ui.dropdown(
+        {label: code for code, label in PUBLICS.items()},
+        value=PUBLICS[mo.cli_args().get("public", "TOUS")],
+        label="Public",
+    )
+    window_choice = mo.ui.dropdown(
+        {"3 mois": 3, "6 mois": 6, "12 mois": 12}, value="6 mois", label="Fenêtre des transitions"
+    )
+    return dispositif_choice, public_choice, window_choice
 
 
 @app.cell
-def _(dispositif_choice, restricted):
+def _(dispositif_choice, public_choice, restricted, window_choice):
     # By default, the latest year whose entrants are all observed 12 months after entry.
     _years = restricted.sql(
         """
@@ -123,16 +132,8 @@ def _(dispositif_choice, restricted):
         value=mo.cli_args().get("annee", _default),
         label="Année d'entrée",
     )
-    public_choice = mo.ui.dropdown(
-        {label: code for code, label in PUBLICS.items()},
-        value=PUBLICS[mo.cli_args().get("public", "TOUS")],
-        label="Public",
-    )
-    window_choice = mo.ui.dropdown(
-        {"3 mois": 3, "6 mois": 6, "12 mois": 12}, value="6 mois", label="Fenêtre des transitions"
-    )
     mo.hstack([dispositif_choice, year_choice, public_choice, window_choice], justify="start")
-    return public_choice, window_choice, year_choice
+    return (year_choice,)
 
 
 @app.cell
@@ -206,8 +207,8 @@ def _(dispositif, public, restricted, year):
     # Person-level rows stay in this cell's frames: only aggregates are displayed.
     members = restricted.sql(
         """
-        select collectivite, person_id, episode_entree_id, date_entree, trimestre_entree,
-            horizon_mois, situation, censure
+        select collectivite, person_id, episode_entree_id, date_entree, horizon_mois,
+            situation, censure
         from marts.cohortes_membres
         where dispositif = $dispositif and annee_entree = $year and public = $public
         """,
@@ -232,24 +233,28 @@ def _(cohort, dispositif, is_rsa, names, public, published, year):
         ).pl()
         _sizes = _sizes.join(_published.drop("secret_statistique"), on="collectivite", how="left")
         _columns["rsa_entrants"] = "Entrants RSA publiés (RSA_ENTRANTS)"
+    _persons = cohort["person_id"].n_unique()
     mo.vstack(
         [
-            mo.md(f"**{cohort['person_id'].n_unique()}** personnes distinctes entrées en {year}."),
+            mo.md(
+                f"**{_persons if _persons >= THRESHOLD else 's'}** personnes distinctes "
+                f"entrées en {year}."
+            ),
             shown(_sizes, _columns),
         ]
-    ) if not cohort.is_empty() else mo.md(f"Aucune entrée en {year} dans {dispositif}.")
+    ) if _persons else mo.md(f"Aucune entrée en {year} dans {dispositif}.")
     return
 
 
 @app.cell(hide_code=True)
 def _():
-    mo.md(r"""
+    mo.md(rf"""
     ## Situation après l'entrée
 
     Part des membres observés dans chaque situation, 3 à 36 mois après leur entrée (situation
     partagée de l'entrepôt : l'emploi l'emporte sur la formation, puis l'accompagnement, puis le
     RSA). Un horizon postérieur à la date de coupure est censuré : le membre sort du
-    dénominateur. Les points absents sont masqués (moins de 11 personnes).
+    dénominateur. Les points absents sont masqués (moins de {THRESHOLD} personnes).
     """)
     return
 
@@ -401,10 +406,10 @@ def kaplan_meier_by(subjects: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
 
 @app.function
-def median_duration(curve: pl.DataFrame) -> int | None:
-    """The first time survival reaches one half, or None if it does not (on the curve given)."""
+def median_text(curve: pl.DataFrame) -> str:
+    """The first time survival reaches one half on the curve given, or « non atteinte »."""
     reached = curve.filter(pl.col("survie") <= 0.5)["duree_jours"]
-    return reached.min() if not reached.is_empty() else None
+    return str(reached.min()) if not reached.is_empty() else "non atteinte"
 
 
 @app.cell
@@ -438,11 +443,11 @@ def _(is_rsa, published, restricted):
 
 
 @app.cell
-def _(cohort, names, rsa_subjects, year):
-    # The annual cohort's own curves, one per Département.
-    _annual = rsa_subjects.filter(pl.col("annee_entree") == year).join(
-        cohort.select("episode_entree_id").unique(), on="episode_entree_id", how="semi"
-    )
+def _(cohort, names, public, rsa_subjects, year):
+    # The annual cohort's own curves, one per Département (subjects are listed once per public).
+    _annual = rsa_subjects.filter(
+        (pl.col("annee_entree") == year) & (pl.col("public") == public)
+    ).join(cohort.select("episode_entree_id").unique(), on="episode_entree_id", how="semi")
     annual_curves = (
         kaplan_meier_by(_annual, ["collectivite"])
         .filter(pl.col("a_risque") >= THRESHOLD)
@@ -454,7 +459,7 @@ def _(cohort, names, rsa_subjects, year):
     )
     _medians = pl.DataFrame(
         [
-            {"Département": name, "Durée médiane (jours)": median_duration(curve) or "non atteinte"}
+            {"Département": name, "Durée médiane (jours)": median_text(curve)}
             for (name,), curve in sorted(annual_curves.group_by(["nom"]))
         ],
         schema={"Département": pl.String, "Durée médiane (jours)": pl.String},
@@ -561,6 +566,12 @@ def disagreements(comparison: pl.DataFrame, tolerance: float = TOLERANCE) -> pl.
     )
 
 
+@app.function
+def scientific(value: float) -> str:
+    """A small number in scientific notation, with a decimal comma: 4,6e-11."""
+    return f"{value:.1e}".replace(".", ",")
+
+
 @app.cell
 def _(published, rsa_subjects):
     _warehouse = published.sql(
@@ -598,13 +609,13 @@ def _(published, rsa_subjects):
         .sort("annee_entree")
         .with_columns(
             pl.col("annee_entree").cast(pl.String),
-            pl.col("ecart_max").map_elements(lambda x: f"{x:.1e}", pl.String).fill_null("—"),
+            pl.col("ecart_max").map_elements(scientific, pl.String).fill_null("—"),
         )
     )
     mo.vstack(
         [
             mo.md(
-                f"**Écart absolu maximal : {max_difference:.1e}** sur {compared.height} "
+                f"**Écart absolu maximal : {scientific(max_difference)}** sur {compared.height} "
                 f"estimations publiées ({comparison.select(pl.struct(COHORT_KEYS).n_unique()).item()} "
                 f"cohortes trimestrielles) : l'entrepôt et lifelines concordent "
                 f"(tolérance {TOLERANCE:.0e})."
@@ -613,7 +624,7 @@ def _(published, rsa_subjects):
                 _by_year,
                 {
                     "annee_entree": "Année d'entrée",
-                    "cohortes": "Cohortes trimestrielles",
+                    "cohortes": "Cohortes trimestrielles comparées",
                     "durees_publiees": "Durées publiées comparées",
                     "ecart_max": "Écart maximal",
                 },
@@ -700,7 +711,7 @@ def _(dispositif, dispositif_names, year):
 @app.cell
 def _(dispositif, dispositif_names, published, window_choice, year):
     _labels = {**dispositif_names, "AUCUN": "Aucun", "CENSURE": "Censure"}
-    transitions = (
+    _transitions = (
         published.sql(
             """
             select dispositif_origine, dispositif_destination, sorties, secret_statistique
@@ -717,16 +728,13 @@ def _(dispositif, dispositif_names, published, window_choice, year):
             pl.col("dispositif_destination")
             .replace_strict(_labels, default=pl.col("dispositif_destination"))
             .alias("destination"),
-            pl.when(pl.col("secret_statistique"))
-            .then(pl.lit("s"))
-            .otherwise(pl.col("sorties").cast(pl.String))
-            .alias("texte"),
         )
     )
-    _from_chosen = transitions.filter(pl.col("dispositif_origine") == dispositif).sort(
+    _transitions = _transitions.with_columns(as_text(_transitions, "sorties").alias("texte"))
+    _from_chosen = _transitions.filter(pl.col("dispositif_origine") == dispositif).sort(
         "sorties", descending=True, nulls_last=True
     )
-    _heatmap = alt.Chart(transitions).encode(
+    _heatmap = alt.Chart(_transitions).encode(
         x=alt.X("destination:N", title="Dispositif rejoint", axis=alt.Axis(labelLimit=300)),
         y=alt.Y("origine:N", title="Dispositif quitté", axis=alt.Axis(labelLimit=300)),
     )
@@ -760,7 +768,7 @@ def _(dispositif, dispositif_names, published, window_choice, year):
 
 @app.cell(hide_code=True)
 def _():
-    mo.md(r"""
+    mo.md(rf"""
     ## Pour aller plus loin
 
     - Autre année, autre public : changez les paramètres en haut du carnet ; en ligne de
@@ -768,7 +776,7 @@ def _():
     - Les tables agrégées publiées (`marts.cohortes_agregees`, `marts.survie_km`) sont celles
       des exports : `spifeb export cohortes`.
     - Ajoutez vos cellules en dessous : toute donnée individuelle reste dans les variables,
-      seuls des agrégats (au moins 11 personnes) s'affichent.
+      seuls des agrégats (au moins {THRESHOLD} personnes) s'affichent.
     """)
     return
 

@@ -154,7 +154,7 @@ def _(summary):
             ),
             mo.stat(
                 french_number(summary["participants_publies"]),
-                label="Participants",
+                label="Participants (somme des opérations)",
                 caption=f"hors {summary['operations_masquees']} opérations sous secret",
                 bordered=True,
             ),
