@@ -32,6 +32,7 @@ check: setup
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	DAGSTER_HOME=$$(mktemp -d) $(UV) run --frozen dagster definitions validate -m orchestration.definitions
+	$(UV) run --frozen marimo check --strict --ignore-scripts notebooks/
 
 dagster: setup  # the operator's UI: asset graph, checks, schedule and sensors
 	DAGSTER_HOME=$(CURDIR)/orchestration/dagster_home $(UV) run --frozen dagster dev -m orchestration.definitions
