@@ -50,9 +50,14 @@ COHORT = ["dispositif", "collectivite", "annee_entree", "trimestre_entree"]
 def to_svg(chart: alt.TopLevelMixin, id_prefix: str) -> str:
     """The chart as an SVG string, offline (no URL may be fetched), French number formats.
 
-    Several SVGs share one HTML page, so element ids (clip paths, gradients) get a prefix."""
+    Several SVGs share one HTML page, so element ids (clip paths, gradients) get a prefix.
+    Altair's 5,000-row guard is lifted: it protects browsers from huge inline datasets, but here
+    the data never reach the page, only the drawn SVG does (a Kaplan-Meier curve of a large
+    cohort has a step per day)."""
+    with alt.data_transformers.enable("default", max_rows=None):
+        spec = chart.to_dict()
     svg = vl_convert.vegalite_to_svg(
-        chart.to_dict(), config=CONFIG, format_locale="fr-FR", time_format_locale="fr-FR",
+        spec, config=CONFIG, format_locale="fr-FR", time_format_locale="fr-FR",
         allowed_base_urls=[],
     )  # fmt: skip
     ids = set(re.findall(r'\bid="([^"]+)"', svg))

@@ -309,6 +309,23 @@ def test_suppressed_shares_are_not_plotted_as_zero():
     ]  # fmt: skip
 
 
+def test_curves_of_large_cohorts_render(tmp_path):
+    """At 1,000,000 persons a Kaplan-Meier curve has a step per day: more rows than Altair's
+    default guard (5,000) allows; the publication must not fail on it."""
+    days = range(1, 1501)
+    frame = pl.DataFrame(
+        [
+            {"evenement": "SORTIE_RSA", "dispositif": "RSA", "collectivite": c,
+             "annee_entree": 2020, "trimestre_entree": 1, "libelle_dispositif": "RSA",
+             "libelle_collectivite": c, "duree_jours": d, "a_risque": 10_000 - d,
+             "survie": 1 - d / 2000, "ic95_bas": 1 - d / 1900, "ic95_haut": 1 - d / 2100}
+            for c in ("cd22", "cd29", "cd35", "cd56") for d in days
+        ]
+    )  # fmt: skip
+    svg = charts.to_svg(charts.survival_curves(frame), "km")
+    assert svg.startswith("<svg") and "Sortie du RSA" in svg
+
+
 # --- spifeb report --------------------------------------------------------------------------------
 
 
