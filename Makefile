@@ -5,7 +5,7 @@ N ?= 2000
 MONTHS ?= 72
 SEED ?= 42
 
-.PHONY: setup browser demo test check format bench dagster clean
+.PHONY: setup browser demo test check format bench dagster notebook clean
 
 $(UV):
 	$(PYTHON) -m venv .venv-tools
@@ -33,6 +33,9 @@ check: setup
 	$(UV) run --frozen ruff format --check .
 	DAGSTER_HOME=$$(mktemp -d) $(UV) run --frozen dagster definitions validate -m orchestration.definitions
 	$(UV) run --frozen marimo check --strict --ignore-scripts notebooks/
+
+notebook: setup  # the analysts' cohort study on the current publication (marimo editor)
+	$(UV) run --frozen marimo edit notebooks/etude_cohorte.py
 
 dagster: setup  # the operator's UI: asset graph, checks, schedule and sensors
 	DAGSTER_HOME=$(CURDIR)/orchestration/dagster_home $(UV) run --frozen dagster dev -m orchestration.definitions
