@@ -40,7 +40,8 @@ SOURCES = {
     "indicateurs": ("reference.indicateurs", ""),
     "grille": ("marts.grille_indicateurs", f"""
         where trimestre = 'TOTAL'
-          and niveau_agregation in ('annee', 'annee x collectivite', 'annee x dispositif')
+          and niveau_agregation in ('annee', 'annee x collectivite', 'annee x dispositif',
+                                    'annee x collectivite x dispositif')
           and code_indicateur in ({", ".join(f"'{c}'" for c in KEY_INDICATORS)})
           and annee = (select max(annee) from marts.grille_indicateurs where trimestre = 'TOTAL')
     """),
@@ -112,13 +113,21 @@ def french_datetime(iso: str) -> str:
 
 
 def _key_indicator_table(
-    grid: pl.DataFrame, catalogue: pl.DataFrame, by: str, labels: dict[str, str]
+    grid: pl.DataFrame,
+    catalogue: pl.DataFrame,
+    by: str,
+    labels: dict[str, str],
+    levels: list[str] | None = None,
+    total_label: str = "Ensemble",
 ) -> dict:
-    """Rows (one per collectivity or dispositif, then « Ensemble ») × key indicators, as text."""
+    """Rows (one per collectivity or dispositif, then the total) × key indicators, as text.
+
+    `levels`: the grid's total level then its level by `by` (default: the year's total, then by
+    `by`); at the total level `by` reads TOTAL, which gives the last row."""
     units = dict(catalogue.select("code", "unite").iter_rows())
     names = dict(catalogue.select("code", "libelle").iter_rows())
-    # At the "annee" level every dimension is TOTAL: that is the « Ensemble » row.
-    published = grid.filter(pl.col("niveau_agregation").is_in(["annee", f"annee x {by}"]))
+    levels = levels or ["annee", f"annee x {by}"]
+    published = grid.filter(pl.col("niveau_agregation").is_in(levels))
     cells = {(r[by], r["code_indicateur"]): r for r in published.iter_rows(named=True)}
     members = sorted({key for key, _ in cells} - {"TOTAL"}, key=lambda k: labels.get(k, k))
     rows = []
@@ -131,7 +140,7 @@ def _key_indicator_table(
         ]
         rows.append(
             {
-                "label": "Ensemble" if member == "TOTAL" else labels.get(member, member),
+                "label": total_label if member == "TOTAL" else labels.get(member, member),
                 "code": "" if member == "TOTAL" else member,
                 "values": [{"text": t, "secret": t == SUPPRESSED} for t in texts],
             }
@@ -139,6 +148,33 @@ def _key_indicator_table(
     suffixes = {"jours": " (jours)", "ratio": " (%)"}
     headers = [names.get(c, c) + suffixes.get(units.get(c), "") for c in KEY_INDICATORS]
     return {"headers": headers, "rows": rows}
+
+
+def _crossed_tables(
+    grid: pl.DataFrame,
+    catalogue: pl.DataFrame,
+    collectivites: dict[str, str],
+    dispositifs: dict[str, str],
+) -> list[dict]:
+    """One table per collectivity: its dispositifs, then its total (a dispositif such as RSA or a
+    PDI is run by several collectivities: the officer of each reads their own)."""
+    crossed = "annee x collectivite x dispositif"
+    present = set(grid.filter(pl.col("niveau_agregation") == crossed)["collectivite"])
+    return [
+        {
+            "label": collectivites.get(code, code),
+            "code": code,
+            "table": _key_indicator_table(
+                grid.filter(pl.col("collectivite") == code),
+                catalogue,
+                "dispositif",
+                dispositifs,
+                levels=["annee x collectivite", crossed],
+                total_label="Ensemble de la collectivité",
+            ),
+        }
+        for code in sorted(present, key=lambda c: collectivites.get(c, c))
+    ]
 
 
 def _charts(frames: dict[str, pl.DataFrame | None], dispositifs: dict[str, str]) -> dict:
@@ -194,6 +230,7 @@ def report_html(manifest: dict, database: Path) -> str:
         tables = {
             "collectivite": _key_indicator_table(grid, catalogue, "collectivite", collectivites),
             "dispositif": _key_indicator_table(grid, catalogue, "dispositif", dispositifs),
+            "croise": _crossed_tables(grid, catalogue, collectivites, dispositifs),
         }
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),

@@ -52,13 +52,14 @@ def test_the_workbook_has_french_sheets_headers_values_and_marks(published, tmp_
     assert sheet.freeze_panes == "A2"
     grid = _grid(published, "cd35", 2022)
     expected = {
-        (r["code_indicateur"], r["trimestre"]): r["valeur"]
+        (r["code_indicateur"], r["trimestre"], r["dispositif"]): r["valeur"]
         for r in grid.filter(pl.col("code_indicateur") == "ENTRANTS").iter_rows(named=True)
     }
     seen = {}
     for row in sheet.iter_rows(min_row=2, values_only=True):
         if row[1] == "ENTRANTS":
-            seen[(row[1], row[3])] = row[11]
+            seen[(row[1], row[3], row[5])] = row[11]
+    assert {k[2] for k in seen} > {"TOTAL"}  # the collectivity's own dispositifs too
     assert seen and all(
         (expected[k] == v) or (expected[k] is None and v == "s") for k, v in seen.items()
     )

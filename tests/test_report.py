@@ -275,6 +275,28 @@ def test_report_shows_grid_values_as_published_and_suppressed_cells_as_s(page, p
         assert shown[KEY_INDICATORS.index(row["code_indicateur"])] == "s", row
 
 
+def test_report_shows_each_collectivitys_dispositifs(page, publication):
+    with duckdb.connect(str(publication / "spifeb.duckdb"), read_only=True) as connection:
+        cells = connection.sql(
+            "select * from marts.grille_indicateurs where code_indicateur = 'ENTRANTS' "
+            "and niveau_agregation = 'annee x collectivite x dispositif' and trimestre = 'TOTAL' "
+            "and annee = (select max(annee) from marts.grille_indicateurs)"
+        ).pl()  # fmt: skip
+    assert cells["collectivite"].n_unique() > 1
+    section = _section(page, "indicateurs")
+    for row in cells.iter_rows(named=True):
+        own = section.split(f'<span class="code">{row["collectivite"]}</span></h4>', 1)[1]
+        own = own.split("<h4>", 1)[0]  # this collectivity's table only
+        shown = re.search(rf'<span class="code">{row["dispositif"]}</span></th>(.*?)</tr>', own,
+                          re.S)  # fmt: skip
+        assert shown, row
+        value = re.findall(r"<td[^>]*>(.*?)</td>", shown.group(1))[KEY_INDICATORS.index("ENTRANTS")]
+        expected = (
+            "s" if row["secret_statistique"] else f"{int(row['valeur']):,}".replace(",", "\u202f")
+        )
+        assert value == expected, row
+
+
 def test_report_holds_no_person_level_data(page, publication):
     with duckdb.connect(str(publication / "acces_restreint.duckdb"), read_only=True) as connection:
         people = connection.sql("select distinct person_id from marts.parcours limit 200").pl()

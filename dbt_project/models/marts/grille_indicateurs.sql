@@ -6,7 +6,8 @@
   Periods: every calendar year (trimestre = 'TOTAL') and every quarter from the first year of the
   exchange (2018) that ends on or before the global observation cut-off (the oldest of the latest
   extract dates of all sources): a period ending after it is censored and not published.
-  Within a period the grouping sets are: total, each dimension alone, territory x public and
+  Within a period the grouping sets are: total, each dimension alone, collectivity x dispositif
+  (a dispositif such as RSA or a PDI is run by several collectivities), territory x public and
   sex x age band. A dimension aggregated by the grouping set reads 'TOTAL', an unknown value
   'INCONNU'; `niveau_agregation` names the grouping set, period first.
 
@@ -25,7 +26,7 @@
 {%- set first_year = var('annee_debut_observation', 2018) -%}
 {%- set dims = ['collectivite', 'dispositif', 'departement', 'epci_siren', 'public', 'sexe', 'tranche_age'] -%}
 {%- set grouping_sets = {
-    'tous': [[], ['collectivite'], ['dispositif'], ['departement'], ['epci_siren'], ['sexe'], ['tranche_age'], ['sexe', 'tranche_age']],
+    'tous': [[], ['collectivite'], ['dispositif'], ['collectivite', 'dispositif'], ['departement'], ['epci_siren'], ['sexe'], ['tranche_age'], ['sexe', 'tranche_age']],
     'par_public': [['public'], ['departement', 'public'], ['epci_siren', 'public']],
 } -%}
 {%- set situations = ['EMPLOI', 'FORMATION', 'ACCOMPAGNEMENT', 'RSA', 'INCONNUE'] -%}
