@@ -198,18 +198,9 @@ def synth_command(
     )
     clear_landing(landing)
     console = Console()
-    with Progress(
-        TextColumn("[bold]Extraits synthétiques"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("synth", total=None)
-        summary = generate(
-            options, lambda done, total: progress.update(task, completed=done, total=total)
-        )
+    with _progress(console) as progress:
+        tell = _stage_tracker(progress)
+        summary = generate(options, lambda done, total: tell("Extraits synthétiques", done, total))
     table = Table(title="Extraits écrits", show_lines=False)
     table.add_column("Source")
     table.add_column("Lignes (tous extraits)", justify="right")
