@@ -14,6 +14,11 @@ group has exactly one suppressed cell, also suppress the cell of that group that
 lose (the smallest non-zero count, then the one already suppressed elsewhere). It terminates
 (each step suppresses one more cell) and guarantees the property the tests check: no group has a
 single suppressed cell. It may suppress more than an optimal solver would.
+
+Margins are not the only way to subtract. `linked` groups add the other relations a table
+publishes: rows whose counts add up to a total published beside them (the five situations at six
+months and their common denominator), or rows resting on the same persons (exits and the median
+duration of those exits): a linked group with exactly one suppressed cell gives it away too.
 """
 
 from __future__ import annotations
@@ -39,10 +44,15 @@ def _groups(cells: dict[Key, float], dims: Sequence[str]) -> list[list[Key]]:
     return groups
 
 
-def protect(cells: dict[Key, float], suppressed: set[Key], dims: Sequence[str]) -> set[Key]:
+def protect(
+    cells: dict[Key, float],
+    suppressed: set[Key],
+    dims: Sequence[str],
+    linked: Sequence[Sequence[Key]] = (),
+) -> set[Key]:
     """The suppressed cells after secondary suppression (a superset of `suppressed`)."""
     result = set(suppressed)
-    groups = _groups(cells, dims)
+    groups = _groups(cells, dims) + [list(group) for group in linked if len(group) > 1]
     changed = True
     while changed:
         changed = False
@@ -61,10 +71,16 @@ def protect(cells: dict[Key, float], suppressed: set[Key], dims: Sequence[str]) 
     return result
 
 
-def recoverable(cells: dict[Key, float], suppressed: set[Key], dims: Sequence[str]) -> list[Key]:
-    """Suppressed cells a reader could recompute from one margin by subtraction (should be none)."""
+def recoverable(
+    cells: dict[Key, float],
+    suppressed: set[Key],
+    dims: Sequence[str],
+    linked: Sequence[Sequence[Key]] = (),
+) -> list[Key]:
+    """Suppressed cells a reader could recompute from one margin or one linked group by
+    subtraction (should be none)."""
     exposed = []
-    for group in _groups(cells, dims):
+    for group in _groups(cells, dims) + [list(group) for group in linked if len(group) > 1]:
         hidden = [k for k in group if k in suppressed]
         if len(hidden) == 1:
             exposed.append(hidden[0])

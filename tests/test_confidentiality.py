@@ -96,3 +96,62 @@ def test_tables_with_dimensions_get_secondary_suppression(monkeypatch):
     hidden = {(r["sexe"], r["annee"]) for r in out.filter(pl.col("secret_statistique")).to_dicts()}
     assert ("1", "2023") in hidden and recoverable(cells, hidden, ["sexe", "annee"]) == []
     assert out.filter(pl.col("secret_statistique"))["n"].null_count() == len(hidden)
+
+
+# --- Relations beyond margins, on a real publication (the attacks a reviewer ran) ---------------
+
+
+def _published(publication_root, table: str) -> pl.DataFrame:
+    import duckdb
+
+    path = publication_root / "current" / "spifeb.duckdb"
+    with duckdb.connect(str(path), read_only=True) as connection:
+        return connection.sql(f"select * from {table}").pl()
+
+
+def test_linked_groups_make_one_suppressed_cell_take_another():
+    cells = {("EMPLOI",): 5, ("FORMATION",): 40, ("RSA",): 30}  # add up to a published total
+    linked = [[("EMPLOI",), ("FORMATION",), ("RSA",)]]
+    hidden = protect(cells, {("EMPLOI",)}, ["situation"], linked)
+    assert hidden == {("EMPLOI",), ("RSA",)}  # the smallest other part goes too
+    assert recoverable(cells, {("EMPLOI",)}, ["situation"], linked) == [("EMPLOI",)]
+    assert recoverable(cells, hidden, ["situation"], linked) == []
+
+
+def test_grid_rows_on_the_same_persons_are_suppressed_together(publication_root):
+    from publication.confidentiality import linked_groups, rules
+
+    spec = rules()["confidentiality"]["tables"]["marts.grille_indicateurs"]
+    grid = _published(publication_root, "marts.grille_indicateurs")
+    dims = spec["dimensions"]
+    flagged = grid.filter(pl.col("secret_statistique"))
+    assert not flagged.is_empty()
+    for family in spec["linked"]["same_persons"]:
+        rows = grid.filter(pl.col("code_indicateur").is_in(family))
+        mixed = rows.group_by([d for d in dims if d != "code_indicateur"]).agg(
+            pl.col("secret_statistique").n_unique().alias("states")
+        )
+        assert mixed.filter(pl.col("states") > 1).is_empty(), family
+    keys = [tuple(r) for r in grid.select(pl.col(d).cast(pl.String) for d in dims).iter_rows()]
+    hidden = {k for k, s in zip(keys, grid["secret_statistique"], strict=True) if s}
+    links = linked_groups(grid, dims, spec["linked"])
+    assert recoverable(dict.fromkeys(keys, 0), hidden, dims, links) == []
+
+
+def test_no_rsa_orientation_is_the_denominator_minus_the_others(publication_root):
+    rsa = _published(publication_root, "marts.rsa_indicateurs")
+    shares = ["rsa_part_orientation_pro_num", "rsa_part_orientation_socio_pro_num",
+              "rsa_part_orientation_sociale_num"]  # fmt: skip
+    hidden = rsa.select(pl.sum_horizontal(pl.col(c).is_null().cast(pl.Int8) for c in shares))
+    assert 1 not in hidden.to_series().to_list()
+
+
+def test_no_cohort_situation_is_the_observed_minus_the_others(publication_root):
+    cohorts = _published(publication_root, "marts.cohortes_agregees")
+    keys = ["dispositif", "collectivite", "annee_entree", "trimestre_entree", "public",
+            "horizon_mois"]  # fmt: skip
+    per_horizon = cohorts.group_by(keys).agg(
+        pl.col("effectif").is_null().sum().alias("hidden"),
+        pl.col("observes").is_not_null().any().alias("total_shown"),
+    )
+    assert per_horizon.filter(pl.col("total_shown") & (pl.col("hidden") == 1)).is_empty()
