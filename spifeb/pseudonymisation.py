@@ -231,8 +231,9 @@ class ColumnMapping:
     birth_month_column: str = DEFAULT_BIRTH_MONTH_COLUMN
 
     def identifier_columns(self) -> list[str]:
-        """Every input column that must not leave the collectivity, in a stable order."""
-        named = [self.nir, self.nom, self.prenoms, self.date_naissance, self.sexe]
+        """Every input column that must not leave the collectivity, in a stable order (sex is a
+        quasi-identifier the spec lets through: it is kept, as its code 1/2)."""
+        named = [self.nir, self.nom, self.prenoms, self.date_naissance]
         return list(dict.fromkeys([c for c in named if c is not None] + list(self.drop)))
 
     def civil_status_columns(self) -> tuple[str, str, str, str] | None:
@@ -552,6 +553,9 @@ def pseudonymise_file(
     for name in header:
         if name == mapping.date_naissance:
             columns.append(pl.Series(mapping.birth_month_column, out_month, dtype=pl.String))
+        elif name == mapping.sexe:
+            codes = [normalise_sexe(v) if v and v.strip() else None for v in df.get_column(name)]
+            columns.append(pl.Series(name, codes, dtype=pl.String))
         elif name not in dropped:
             columns.append(df.get_column(name))
     pseudonyms = [

@@ -321,10 +321,12 @@ def test_pseudonymise_file(tmp_path: Path) -> None:
         "pseudo_nir",
         "pseudo_ec",
         "annee_mois_naissance",
+        "sexe",
         "commune_residence",
         "niveau_diplome",
     ]
     assert out["id_personne"].to_list() == ["P001", "P002", "P003", "P004"]
+    assert out["sexe"].to_list() == ["1", "2", "2", "1"]  # a quasi-identifier the spec lets through
     assert out["pseudo_nir"].to_list() == [
         ps.pseudo_nir(fake_nir(1), DEMO_KEY),
         None,
