@@ -140,7 +140,9 @@ def prepare(work: Path, persons: int) -> None:
     env = _environment(work)
     print(f"preparing yesterday's state in {work}:")
     _stage("synth", _spifeb("synth", *args, "--out", str(work / "landing")), env)
-    for source in sorted(p for p in (work / "landing").iterdir() if not p.name.startswith("_")):
+    for source in sorted(
+        p for p in (work / "landing").iterdir() if p.is_dir() and not p.name.startswith("_")
+    ):
         newest = max(p for p in source.iterdir() if p.is_dir())
         (work / "held" / source.name).mkdir(parents=True, exist_ok=True)
         shutil.move(newest, work / "held" / source.name / newest.name)

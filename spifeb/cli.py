@@ -182,7 +182,12 @@ def synth_command(
     ] = False,
 ) -> None:
     """Génère des extraits synthétiques réalistes au format exact des sept collectivités."""
-    from spifeb.synthetic.generate import SynthOptions, clear_landing, generate
+    from spifeb.synthetic.generate import (
+        LandingNotSynthetic,
+        SynthOptions,
+        clear_landing,
+        generate,
+    )
 
     landing = (out or settings.landing_dir()).resolve()
     options = SynthOptions(
@@ -196,7 +201,10 @@ def synth_command(
         defect_rate=defect_rate,
         clear_extract=clear_extract,
     )
-    clear_landing(landing)
+    try:
+        clear_landing(landing)
+    except LandingNotSynthetic as refused:
+        raise _user_error(str(refused)) from None
     console = Console()
     with _progress(console) as progress:
         tell = _stage_tracker(progress)

@@ -94,3 +94,19 @@ def test_an_unexpected_error_ends_in_one_line_unless_debugging(monkeypatch, caps
     monkeypatch.setenv(cli.DEBUG_ENV, "1")
     with pytest.raises(RuntimeError):
         cli.main()
+
+
+def test_synth_never_deletes_extracts_it_did_not_write(monkeypatch, tmp_path):
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    received = tmp_path / "landing" / "cd29" / "2024-01-31"
+    received.mkdir(parents=True)
+    (received / "brsa.tsv").write_text("reçu de la collectivité\n", encoding="utf-8")
+    for command in (["synth", "--persons", "50", "--months", "1"], ["demo", "--persons", "50"]):
+        result = runner.invoke(app, command, env={"COLUMNS": "300"})
+        assert result.exit_code == 2, result.output
+        assert "ne sera pas effacée" in result.output
+        assert (received / "brsa.tsv").exists()
+    generated = tmp_path / "synthetique"
+    args = ["synth", "--persons", "50", "--start", "2023-01", "--months", "1", "--out"]
+    assert runner.invoke(app, [*args, str(generated)]).exit_code == 0
+    assert runner.invoke(app, [*args, str(generated)]).exit_code == 0  # its own: rewritten

@@ -362,7 +362,31 @@ def _true_records(
     )
 
 
+SYNTHETIC_MARKER = ".synthetique"  # in a landing zone written by `spifeb synth`
+
+
+class LandingNotSynthetic(RuntimeError):
+    """The landing zone holds extracts that `spifeb synth` did not write."""
+
+
 def clear_landing(out: Path) -> None:
-    """Remove a previous synthetic landing zone (only the source folders the catalog knows)."""
-    for source in load_catalog().sources:
-        shutil.rmtree(out / source, ignore_errors=True)
+    """Remove a previous synthetic landing zone (only the source folders the catalog knows).
+
+    Refuses a landing zone holding extracts it did not write (no marker): real extracts received
+    from the collectivities are never deleted by a demonstration."""
+    sources = [out / source for source in load_catalog().sources]
+    if (
+        any(folder.is_dir() and any(folder.iterdir()) for folder in sources)
+        and not (out / SYNTHETIC_MARKER).exists()
+    ):
+        raise LandingNotSynthetic(
+            f"la zone de dépôt {out} contient des extraits qui ne viennent pas de « spifeb synth » "
+            "et ne sera pas effacée : choisissez un autre dossier (--out ou SPIFEB_DATA_DIR)."
+        )
+    for folder in sources:
+        shutil.rmtree(folder, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / SYNTHETIC_MARKER).write_text(
+        "Zone de dépôt synthétique, écrite par « spifeb synth » : elle peut être effacée.\n",
+        encoding="utf-8",
+    )
