@@ -6,6 +6,7 @@ workbook (French labels, one sheet per indicator family, definitions, about), as
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 
@@ -38,6 +39,32 @@ def _publication(published_root: Path) -> Path:
     return current.resolve()
 
 
+def writable_output(path: Path, error: type[Exception] = ExportError) -> Path:
+    """`path` if a file can be written there, else a user error in French (the folder must exist:
+    a mistyped folder is not created silently)."""
+    folder = path.parent if str(path.parent) else Path.cwd()
+    if path.is_dir():
+        raise error(f"{path} est un dossier : donnez un nom de fichier")
+    if not folder.is_dir():
+        raise error(f"dossier introuvable : {folder}")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise error(f"écriture impossible dans {folder} (droits ou disque en lecture seule)")
+    return path
+
+
+def _check_selection(known_collectivites: set, known_years: set, collectivite, annee) -> None:
+    if collectivite is not None and collectivite not in known_collectivites:
+        raise ExportError(
+            f"collectivité inconnue « {collectivite} » (connues : {', '.join(sorted(known_collectivites))})"
+        )
+    if annee is not None and annee not in known_years:
+        years = sorted(known_years)
+        raise ExportError(
+            f"aucune donnée publiée pour l'année {annee} (années publiées : {years[0]} à {years[-1]})"
+            if years else f"aucune donnée publiée pour l'année {annee}"
+        )  # fmt: skip
+
+
 def grid_rows(
     publication: Path, collectivite: str | None, annee: int | None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -45,12 +72,9 @@ def grid_rows(
     with duckdb.connect(str(publication / DATABASE), read_only=True) as connection:
         grid = connection.sql("select * from marts.grille_indicateurs").pl()
         catalogue = connection.sql("select * from reference.indicateurs").pl()
+    known = set(grid["collectivite"].unique()) - {"TOTAL"}
+    _check_selection(known, set(grid["annee"].unique()), collectivite, annee)
     if collectivite is not None:
-        known = set(grid["collectivite"].unique())
-        if collectivite not in known:
-            raise ExportError(
-                f"collectivité inconnue « {collectivite} » (connues : {', '.join(sorted(known - {'TOTAL'}))})"
-            )
         grid = grid.filter(pl.col("collectivite") == collectivite)
     if annee is not None:
         grid = grid.filter(pl.col("annee") == annee)
@@ -169,8 +193,7 @@ def export_grid(published_root: Path, out: Path | None = None, collectivite: str
     manifest = json.loads((publication / "manifest.json").read_text(encoding="utf-8"))
     rows, catalogue = grid_rows(publication, collectivite, annee)
     name = "_".join(["grille_indicateurs", collectivite or "toutes", str(annee or "toutes_annees")])
-    path = out or Path.cwd() / f"{name}.{fmt}"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = writable_output(out or Path.cwd() / f"{name}.{fmt}")
     if fmt == "xlsx":
         _write_xlsx(rows, catalogue, manifest, path)
     elif fmt == "csv":
@@ -188,10 +211,14 @@ def export_cohorts(published_root: Path, out: Path | None = None, collectivite: 
     publication = _publication(published_root)
     manifest = json.loads((publication / "manifest.json").read_text(encoding="utf-8"))
     config, mark = export_rules()["cohortes"], export_rules()["grille"]["suppressed_mark"]
-    path = (
+    path = writable_output(
         out or Path.cwd() / f"cohortes_{collectivite or 'toutes'}_{annee or 'toutes_annees'}.xlsx"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(publication / DATABASE), read_only=True) as connection:
+        known = connection.sql(
+            "select distinct collectivite, annee_entree from marts.cohortes_agregees"
+        ).pl()
+    _check_selection(set(known["collectivite"]), set(known["annee_entree"]), collectivite, annee)
     workbook = xlsxwriter.Workbook(str(path))
     styles = _styles(workbook)
     header, percent, number = styles["header"], styles["percent"], styles["number"]

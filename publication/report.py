@@ -290,7 +290,8 @@ def regenerate(folder: Path, out: Path) -> Path:
         raise ReportError(
             "la publication est immuable : choisissez une --sortie hors de son dossier"
         )
+    from publication.exports import writable_output
+
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_quality_report(out, manifest, folder / DATABASE)
+    write_quality_report(writable_output(out, ReportError), manifest, folder / DATABASE)
     return out

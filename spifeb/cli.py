@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +24,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 DEBUG_ENV = "SPIFEB_DEBUG"  # set to 1 to see the traceback of an unexpected error
+OS_ERRORS = {  # the system's reasons, in French, for the errors a user can cause
+    errno.EACCES: "droits insuffisants",
+    errno.EPERM: "opération non permise",
+    errno.EROFS: "disque en lecture seule",
+    errno.ENOENT: "fichier ou dossier introuvable",
+    errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+    errno.EISDIR: "c'est un dossier",
+    errno.ENOSPC: "plus de place sur le disque",
+}
 
 
 def _progress(console: Console) -> Progress:
@@ -105,7 +115,7 @@ def pseudonymise_command(
     ] = None,
 ) -> None:
     """Pseudonymise un fichier en clair avant envoi (section 2 de la spécification)."""
-    out, err = Console(), Console(stderr=True)
+    out = Console()
     try:
         key = pseudonymisation.load_key(key_file)
         settings = (
@@ -132,8 +142,7 @@ def pseudonymise_command(
             encoding=encoding or settings.encoding,
         )
     except pseudonymisation.PseudonymisationError as exc:
-        err.print(f"[bold red]Erreur :[/] {escape(str(exc))}")
-        raise typer.Exit(code=2) from None
+        raise _user_error(str(exc)) from None
     out.print(
         f"[green]{summary.rows}[/] ligne(s) écrite(s) dans {escape(str(output_csv))} : "
         f"{summary.with_pseudo_nir} avec pseudo_nir, {summary.with_pseudo_ec} avec pseudo_ec "
@@ -242,10 +251,9 @@ def ingest_command(
     known = load_catalog().sources
     unknown = [s for s in source or [] if s not in known]
     if unknown:
-        Console(stderr=True).print(
-            f"[bold red]Erreur :[/] source inconnue {', '.join(unknown)} (sources : {', '.join(sorted(known))})."
+        raise _user_error(
+            f"source inconnue {', '.join(unknown)} (sources : {', '.join(sorted(known))})."
         )
-        raise typer.Exit(code=2)
     landing = (landing or settings.landing_dir()).resolve()
     if not landing.is_dir():
         raise _user_error(f"zone de dépôt introuvable : {landing}.")
@@ -444,8 +452,7 @@ def rollback_command() -> None:
     try:
         previous = rollback(settings.published_dir())
     except LookupError as exc:
-        Console(stderr=True).print(f"[bold red]Erreur :[/] {escape(str(exc))}.")
-        raise typer.Exit(code=2) from None
+        raise _user_error(f"{exc}.") from None
     Console().print(f"Publication courante : [bold]{previous}[/]")
 
 
@@ -478,13 +485,15 @@ def report(
 
     from publication.report import REPORT, ReportError, publication_folder, regenerate
 
-    console, err = Console(), Console(stderr=True)
+    console = Console()
     try:
         if sortie is not None and not regenerer:
             raise ReportError("--sortie ne s'utilise qu'avec --regenerer")
         folder = publication_folder(settings.published_dir(), publication)
         if regenerer:
             out = sortie or settings.data_dir() / "rapports" / f"rapport_{folder.name}.html"
+            if sortie is None:
+                out.parent.mkdir(parents=True, exist_ok=True)  # the default folder is ours
             with console.status(f"Génération du rapport de la publication {folder.name}…"):
                 path = regenerate(folder, out.resolve())
         else:
@@ -494,8 +503,7 @@ def report(
                     f"la publication {folder.name} n'a pas de rapport : utilisez --regenerer"
                 )
     except ReportError as exc:
-        err.print(f"[bold red]Erreur :[/] {escape(str(exc))}.", soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        raise _user_error(f"{exc}.") from None
     console.print(escape(str(path)), soft_wrap=True)
     if ouvrir:
         webbrowser.open(path.resolve().as_uri())
@@ -524,8 +532,7 @@ def export_grille_command(
     try:
         path = export_grid(settings.published_dir(), out, collectivite, annee, fmt)
     except ExportError as exc:
-        Console(stderr=True).print(f"[bold red]Erreur :[/] {escape(str(exc))}.")
-        raise typer.Exit(code=2) from None
+        raise _user_error(f"{exc}.") from None
     Console().print(f"Grille écrite : [bold]{escape(str(path))}[/]")
 
 
@@ -543,8 +550,7 @@ def export_cohortes_command(
     try:
         path = export_cohorts(settings.published_dir(), out, collectivite, annee)
     except ExportError as exc:
-        Console(stderr=True).print(f"[bold red]Erreur :[/] {escape(str(exc))}.")
-        raise typer.Exit(code=2) from None
+        raise _user_error(f"{exc}.") from None
     Console().print(f"Cohortes écrites : [bold]{escape(str(path))}[/]")
 
 
@@ -572,6 +578,14 @@ def main() -> None:
     except KeyboardInterrupt:
         Console(stderr=True).print("Interrompu.")
         sys.exit(130)
+    except OSError as error:  # a file the command could not read or write
+        reason = OS_ERRORS.get(error.errno, error.strerror or type(error).__name__)
+        where = f" : {error.filename}" if error.filename else ""
+        Console(stderr=True).print(
+            f"[bold red]Erreur :[/] accès au fichier impossible{escape(where)} ({reason}).",
+            soft_wrap=True,
+        )
+        sys.exit(2)
     except Exception as error:  # the last line of defence between a bug and a user
         if os.environ.get(DEBUG_ENV):
             raise

@@ -110,3 +110,22 @@ def test_synth_never_deletes_extracts_it_did_not_write(monkeypatch, tmp_path):
     args = ["synth", "--persons", "50", "--start", "2023-01", "--months", "1", "--out"]
     assert runner.invoke(app, [*args, str(generated)]).exit_code == 0
     assert runner.invoke(app, [*args, str(generated)]).exit_code == 0  # its own: rewritten
+
+
+def test_a_file_the_system_refuses_is_one_french_line(monkeypatch, capsys):
+    import errno
+
+    import pytest
+
+    from spifeb import cli
+
+    def refused():
+        raise PermissionError(errno.EACCES, "Permission denied", "/srv/partage/grille.xlsx")
+
+    monkeypatch.setattr(cli, "app", refused)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "accès au fichier impossible : /srv/partage/grille.xlsx (droits insuffisants)" in err
+    assert "Permission denied" not in err and "Traceback" not in err

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from publication import gate_and_publish
-from publication.exports import ExportError, export_grid
+from publication.exports import ExportError, export_cohorts, export_grid
 from spifeb.cli import app
 
 
@@ -120,3 +120,23 @@ def test_the_cohort_workbook_has_cohorts_and_survival(published, tmp_path):
     assert cohorts.max_row - 1 == expected
     values = [row[11] for row in cohorts.iter_rows(min_row=2, values_only=True)]
     assert all(v == "s" or v is None or 0 <= v <= 1 for v in values)
+
+
+def test_exports_refuse_what_would_give_an_empty_or_lost_file(published, tmp_path):
+    cases = [
+        (lambda: export_cohorts(published, tmp_path / "c.xlsx", "zz"), "collectivité inconnue"),
+        (
+            lambda: export_grid(published, tmp_path / "g.xlsx", "cd35", 1990),
+            "aucune donnée publiée",
+        ),
+        (
+            lambda: export_cohorts(published, tmp_path / "c.xlsx", None, 1990),
+            "aucune donnée publiée",
+        ),
+        (lambda: export_grid(published, tmp_path / "absent" / "g.xlsx"), "dossier introuvable"),
+        (lambda: export_grid(published, tmp_path), "est un dossier"),
+    ]
+    for export, message in cases:
+        with pytest.raises(ExportError, match=message):
+            export()
+    assert not list(tmp_path.glob("*.xlsx"))

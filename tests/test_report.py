@@ -382,6 +382,9 @@ def test_report_command_regenerates_outside_the_publication(data_dir, publicatio
     assert Path(result.stdout.strip().splitlines()[-1]) == written
     assert written.read_text(encoding="utf-8") == (publication / REPORT).read_text(encoding="utf-8")
     chosen = data_dir / "ailleurs" / "rapport.html"
+    missing = _invoke(data_dir, "--regenerer", "--sortie", str(chosen))  # a mistyped folder
+    assert missing.exit_code == 2 and "dossier introuvable" in missing.output
+    chosen.parent.mkdir()
     assert _invoke(data_dir, "--regenerer", "--sortie", str(chosen)).exit_code == 0
     assert "<svg" in chosen.read_text(encoding="utf-8")
 
