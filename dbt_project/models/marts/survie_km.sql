@@ -29,7 +29,8 @@ with cohort_entries as (
         public_brsa,
         public_jsq
     from {{ ref('int_episode_context') }}
-    where entree_cohorte
+    -- as cohortes_membres: no left-truncated cohort from before the exchange's first year
+    where entree_cohorte and annee_entree >= {{ var('annee_debut_observation', 2018) }}
 ),
 
 cutoffs as (
