@@ -375,10 +375,11 @@ def clear_landing(out: Path) -> None:
     Refuses a landing zone holding extracts it did not write (no marker): real extracts received
     from the collectivities are never deleted by a demonstration."""
     sources = [out / source for source in load_catalog().sources]
-    if (
-        any(folder.is_dir() and any(folder.iterdir()) for folder in sources)
-        and not (out / SYNTHETIC_MARKER).exists()
-    ):
+    # Landing zones written before the marker existed have their ground truth beside them.
+    synthetic = (out / SYNTHETIC_MARKER).exists() or (
+        out.parent / "synthetic_truth" / "persons.parquet"
+    ).exists()
+    if any(folder.is_dir() and any(folder.iterdir()) for folder in sources) and not synthetic:
         raise LandingNotSynthetic(
             f"la zone de dépôt {out} contient des extraits qui ne viennent pas de « spifeb synth » "
             "et ne sera pas effacée : choisissez un autre dossier (--out ou SPIFEB_DATA_DIR)."
