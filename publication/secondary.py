@@ -44,6 +44,13 @@ def _groups(cells: dict[Key, float], dims: Sequence[str]) -> list[list[Key]]:
     return groups
 
 
+def _all_groups(
+    cells: dict[Key, float], dims: Sequence[str], linked: Sequence[Sequence[Key]]
+) -> list[list[Key]]:
+    """The margins' groups and the linked ones: a group with one suppressed cell gives it away."""
+    return _groups(cells, dims) + [list(group) for group in linked if len(group) > 1]
+
+
 def protect(
     cells: dict[Key, float],
     suppressed: set[Key],
@@ -52,7 +59,7 @@ def protect(
 ) -> set[Key]:
     """The suppressed cells after secondary suppression (a superset of `suppressed`)."""
     result = set(suppressed)
-    groups = _groups(cells, dims) + [list(group) for group in linked if len(group) > 1]
+    groups = _all_groups(cells, dims, linked)
     changed = True
     while changed:
         changed = False
@@ -80,7 +87,7 @@ def recoverable(
     """Suppressed cells a reader could recompute from one margin or one linked group by
     subtraction (should be none)."""
     exposed = []
-    for group in _groups(cells, dims) + [list(group) for group in linked if len(group) > 1]:
+    for group in _all_groups(cells, dims, linked):
         hidden = [k for k in group if k in suppressed]
         if len(hidden) == 1:
             exposed.append(hidden[0])
