@@ -554,9 +554,10 @@ def compare_with_warehouse(
 def disagreements(comparison: pl.DataFrame, tolerance: float = TOLERANCE) -> pl.DataFrame:
     """The rows where the two estimates disagree: a time on one side only or, where the
     warehouse publishes its estimate, survival further apart than the tolerance or other
-    counts of persons at risk, events or censorings."""
+    counts of persons at risk, events or censorings (where the count itself is published: 1 to
+    10 events or censorings are under statistical secrecy)."""
     differs = [
-        pl.col(c).ne_missing(pl.col(f"{c}_lifelines"))
+        pl.col(c).is_not_null() & pl.col(c).ne(pl.col(f"{c}_lifelines"))
         for c in ("a_risque", "evenements", "censures")
     ]
     return comparison.filter(
