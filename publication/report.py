@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import jinja2
@@ -25,6 +26,7 @@ from publication import charts
 from publication.confidentiality import rules
 
 TEMPLATES = Path(__file__).with_name("templates")
+PARIS = ZoneInfo("Europe/Paris")  # the readers' time
 REPORT = "rapport_qualite.html"
 SUPPRESSED = "s"
 # The grid's key indicators shown per collectivity and per dispositif, in column order.
@@ -109,7 +111,10 @@ def french_date(iso: str) -> str:
 
 def french_datetime(iso: str) -> str:
     moment = dt.datetime.fromisoformat(iso)
-    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year} à {moment:%H:%M} (UTC)"
+    moment = moment.astimezone(PARIS) if moment.tzinfo else moment
+    return (
+        f"{moment.day} {MONTHS[moment.month - 1]} {moment.year} à {moment:%H:%M} (heure de Paris)"
+    )
 
 
 def _key_indicator_table(

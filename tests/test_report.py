@@ -410,3 +410,12 @@ def test_report_command_without_publication_says_to_run_first(tmp_path):
     result = _invoke(tmp_path)
     assert result.exit_code != 0
     assert result.stderr.strip() == "Erreur : aucune publication : lancez d'abord `spifeb run`."
+
+
+def test_report_dates_are_in_paris_time():
+    from publication.report import french_datetime
+
+    assert (
+        french_datetime("2026-12-04T23:53:31+00:00") == "5 décembre 2026 à 00:53 (heure de Paris)"
+    )
+    assert french_datetime("2026-07-01T10:00:00+00:00") == "1 juillet 2026 à 12:00 (heure de Paris)"
