@@ -6,7 +6,8 @@
   - JSQ: under 26 with a diploma level below 3 (`infra3`), or found by a PSAD platform in the
     12 months before the start (both ends inclusive).
   Also flags the episode that makes the person a member of a cohort: the first start of the
-  person in a (dispositif, collectivité, entry year, entry quarter).
+  person in a (dispositif, collectivité, entry year, entry quarter), from the exchange's first
+  year on.
 -#}
 with episodes as (
     select * from {{ ref('int_episodes') }}
@@ -109,7 +110,10 @@ select
     ) as public_jsq,
     cast(extract(year from e.date_debut) as integer) as annee_entree,
     cast(extract(quarter from e.date_debut) as integer) as trimestre_entree,
-    row_number() over (
+    -- No cohort before the exchange's first year: extracts only carry records still active then,
+    -- so such a cohort would hold its survivors only (left truncation).
+    extract(year from e.date_debut) >= {{ var('annee_debut_observation', 2018) }}
+    and row_number() over (
         partition by e.person_id, e.dispositif, e.collectivite,
             extract(year from e.date_debut), extract(quarter from e.date_debut)
         order by e.date_debut, e.episode_id

@@ -6,9 +6,8 @@
   can be in several). At each horizon (months after entry) the member is either censored (the
   horizon falls after the global cut-off: no situation) or observed, with the situation at that
   date (macro situation_at) and whether an episode of the cohort's own dispositif is ongoing.
-  Cohorts entering before the exchange's first year (var annee_debut_observation) are not built:
-  the extracts only carry records still active then, so such a cohort would hold its survivors
-  only (left truncation) and overstate its durations.
+  Cohorts entering before the exchange's first year (var annee_debut_observation) are not built
+  (int_episode_context.entree_cohorte): they would be left-truncated.
 -#}
 with cohort_entries as (
     select
@@ -25,7 +24,7 @@ with cohort_entries as (
         public_brsa,
         public_jsq
     from {{ ref('int_episode_context') }}
-    where entree_cohorte and annee_entree >= {{ var('annee_debut_observation', 2018) }}
+    where entree_cohorte
 ),
 
 cutoff as (

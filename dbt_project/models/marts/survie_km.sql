@@ -29,8 +29,7 @@ with cohort_entries as (
         public_brsa,
         public_jsq
     from {{ ref('int_episode_context') }}
-    -- as cohortes_membres: no left-truncated cohort from before the exchange's first year
-    where entree_cohorte and annee_entree >= {{ var('annee_debut_observation', 2018) }}
+    where entree_cohorte
 ),
 
 cutoffs as (
