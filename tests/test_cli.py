@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 
 from spifeb.cli import app
 from spifeb.settings import DATA_DIR_ENV, data_dir, landing_dir
+from tests.spec.inventory import SOURCES
 
 runner = CliRunner()
 
@@ -33,15 +34,7 @@ def test_synth_writes_the_landing_zone_under_the_data_directory(monkeypatch, tmp
     )
     assert result.exit_code == 0, result.output
     manifests = list((tmp_path / "landing").glob("*/*/manifest.json"))
-    assert {m.parent.parent.name for m in manifests} == {
-        "reg53",
-        "cd22",
-        "cd29",
-        "cd35",
-        "cd56",
-        "bmo",
-        "rmo",
-    }
+    assert {m.parent.parent.name for m in manifests} == set(SOURCES)
     assert (tmp_path / "synthetic_truth" / "persons.parquet").exists()
     assert "extraits" in result.output
 

@@ -20,7 +20,6 @@ from tests.spec import inventory
 SPEC_TEXT = (Path(__file__).parents[1] / "docs" / "exchange-spec-1.0.md").read_text(
     encoding="utf-8"
 )
-SOURCES = ["reg53", "cd22", "cd29", "cd35", "cd56", "bmo", "rmo"]
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +44,8 @@ def test_inventory_is_taken_from_the_spec_text():
 
 
 def test_every_source_of_the_spec_has_a_contract(catalog):
-    assert sorted(catalog.sources) == sorted(SOURCES)
-    layouts = {s: catalog.sources[s].layout for s in SOURCES}
+    assert sorted(catalog.sources) == sorted(inventory.SOURCES)
+    layouts = {s: catalog.sources[s].layout for s in inventory.SOURCES}
     assert layouts == {
         "reg53": "R",
         "cd22": "A",
@@ -56,7 +55,7 @@ def test_every_source_of_the_spec_has_a_contract(catalog):
         "bmo": "M1",
         "rmo": "M2",
     }
-    for source in SOURCES:
+    for source in inventory.SOURCES:
         entities = {c.entity_name for c in catalog.contracts_for_source(source)}
         assert "operations_fse" in entities
 

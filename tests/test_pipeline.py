@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from spifeb.cli import app
 from spifeb.pipeline import WarehouseBusy, exclusive_warehouse
+from tests.spec.inventory import SOURCES
 
 
 def _hold(path, seconds, ready):
@@ -88,15 +89,7 @@ def test_the_nightly_job_runs_end_to_end_and_publishes(tmp_path, monkeypatch):
     ]
     current = tmp_path / "published" / "current"
     manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
-    assert {e["source"] for e in manifest["extraits"]} == {
-        "reg53",
-        "cd22",
-        "cd29",
-        "cd35",
-        "cd56",
-        "bmo",
-        "rmo",
-    }
+    assert {e["source"] for e in manifest["extraits"]} == set(SOURCES)
     for mart in (
         "grille_indicateurs",
         "rsa_indicateurs",

@@ -17,6 +17,7 @@ import publication.confidentiality as confidentiality
 import publication.gate as gate
 from publication import gate_and_publish, rollback
 from publication.publish import current_publication, publications
+from tests.spec.inventory import SOURCES
 
 
 @pytest.fixture
@@ -42,15 +43,7 @@ def test_a_publication_holds_the_marts_exports_report_and_manifest(workspace):
     current = workspace["published"] / "current"
     assert current.is_symlink() and os.readlink(current) == result.publication_id
     manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
-    assert {e["source"] for e in manifest["extraits"]} == {
-        "reg53",
-        "cd22",
-        "cd29",
-        "cd35",
-        "cd56",
-        "bmo",
-        "rmo",
-    }
+    assert {e["source"] for e in manifest["extraits"]} == set(SOURCES)
     assert all(len(e["sha256"]) == 64 for e in manifest["extraits"])
     assert manifest["lignes"]["marts.rapport_rapprochement"] == 1
     assert all(c["success"] for c in manifest["controles"] if c["blocking"])
@@ -74,7 +67,7 @@ def test_a_publication_holds_the_load_history_and_its_counts_add_up(workspace):
     result = gate_and_publish(workspace["warehouse"], workspace["lake"], workspace["published"])
     with duckdb.connect(str(result.path / "spifeb.duckdb"), read_only=True) as connection:
         history = connection.sql("select * from qualite.chargements").pl()
-    assert set(history["source"]) == {"reg53", "cd22", "cd29", "cd35", "cd56", "bmo", "rmo"}
+    assert set(history["source"]) == set(SOURCES)
     assert set(history["statut"]) <= {"intégré", "refusé"}
     landed = history.filter(history["statut"] == "intégré")
     parts = ["lignes_integrees", "lignes_quarantaine", "lignes_remplacees", "lignes_opposition"]

@@ -4,6 +4,9 @@ An independent test vector for the contracts: tests check that every name here a
 spec text itself, and that the contracts cover every column and map every code listed here.
 """
 
+# The seven sources of spec section 1 (codes of the table "who sends what").
+SOURCES = ["reg53", "cd22", "cd29", "cd35", "cd56", "bmo", "rmo"]
+
 A_BRSA = "NUM_DOSSIER;PSEUDO_NIR;PSEUDO_EC;SEXE;DATE_NAIS;CODE_COMMUNE;NIVEAU;DT_OUV_DROIT;DT_FIN_DROIT;MOTIF_FIN;DT_ORIENT;ORIENTATION;REFERENT;DT_CONTRAT;TYPE_CONTRAT;DT_MAJ"
 A_ACTIONS = "NUM_PARTICIPATION;PSEUDO_NIR;PSEUDO_EC;CODE_ACTION;LIBELLE_ACTION;FAMILLE;DT_ENTREE;DT_SORTIE;MOTIF_SORTIE;FSE;CODE_OPERATION_FSE"
 A_AIDES = "NUM_AIDE;PSEUDO_NIR;PSEUDO_EC;TYPE_AIDE;DT_DECISION;MONTANT"
