@@ -10,6 +10,7 @@ the most recent one, so it never supersedes the newer. The landing zone is never
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -300,8 +301,21 @@ def land_source(
     if opposed is None:
         opposed = opposed_pseudonyms(read_oppositions(landing), lake)
     log = lk.read_load_log(lake) if log is None else log
+    folders = pending(complete_folders(landing, source), log)
+    return land_folders(folders, lake, opposed, catalog, log, on_extract)
+
+
+def land_folders(
+    folders: list[Path],
+    lake: lk.Lake,
+    opposed: frozenset[str],
+    catalog: Catalog,
+    log: pl.DataFrame,
+    on_extract: Callable[[ExtractReport], None] | None = None,
+) -> list[ExtractReport]:
+    """Land these extract folders in order, the load log growing with each."""
     reports = []
-    for folder in pending(complete_folders(landing, source), log):
+    for folder in folders:
         report = land_extract(folder, lake, opposed, catalog, log)
         reports.append(report)
         if report.log_rows is not None:
@@ -343,18 +357,19 @@ def ingest(
     report.erased = erase(lake, opposed)
     log = lk.read_load_log(lake)
     sources = sources or sorted(catalog.sources)
-    total = sum(len(pending(complete_folders(landing, s), log)) for s in sources)
+    if unknown := set(sources) - set(catalog.sources):
+        raise KeyError(", ".join(sorted(unknown)))
+    waiting = [pending(complete_folders(landing, source), log) for source in sources]
+    total = sum(len(folders) for folders in waiting)
 
-    done = 0
+    handled = itertools.count(1)
 
     def tell(_: ExtractReport) -> None:
-        nonlocal done
-        done += 1
         if progress is not None:
-            progress(done, total)
+            progress(next(handled), total)
 
-    for source in sources:
-        report.extracts += land_source(source, landing, lake, opposed, catalog, log, tell)
+    for folders in waiting:
+        report.extracts += land_folders(folders, lake, opposed, catalog, log, tell)
     # Records landed in this run may link an objecting person to pseudonyms not known before.
     report.erased += erase(lake, opposed_pseudonyms(read_oppositions(landing), lake))
     return report

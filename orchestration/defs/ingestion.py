@@ -86,18 +86,20 @@ def landing_metadata(reports: list[ExtractReport], rolled_back: list[str]) -> di
     ),
 )
 def landed_extracts(context: AssetExecutionContext) -> MaterializeResult:
-    sources = list(context.partition_keys)
+    sources, landing, catalog = list(context.partition_keys), settings.landing_dir(), load_catalog()
     lake = lk.Lake(settings.lake_dir())
     rolled_back = lk.recover(lake)  # safe: lake writers are one at a time (LAKE_POOL)
-    ensure_anchors(lake, load_catalog())  # every raw entity readable by dbt, landed or not
-    reports = [r for source in sources for r in land_source(source, settings.landing_dir(), lake)]
+    ensure_anchors(lake, catalog)  # every raw entity readable by dbt, landed or not
+    # Read once for all the run's sources (each source only appends its own rows to the log).
+    opposed, log = opposed_pseudonyms(read_oppositions(landing), lake), lk.read_load_log(lake)
+    reports = [r for source in sources
+               for r in land_source(source, landing, lake, opposed, catalog, log)]  # fmt: skip
     metadata = landing_metadata(reports, rolled_back)
     refused = [r for r in reports if r.status == "refused"]
+    refused_sources = ", ".join(sorted({r.source for r in refused}))
     refused_text = "\n".join(refusal_text(r) for r in refused)
     if refused:
-        context.log.error(
-            f"extrait(s) refusé(s) : {', '.join(sorted({r.source for r in refused}))}"
-        )
+        context.log.error(f"extrait(s) refusé(s) : {refused_sources}")
     if refused and len(sources) == 1:
         raise Failure(
             description=refused_text,
@@ -109,7 +111,7 @@ def landed_extracts(context: AssetExecutionContext) -> MaterializeResult:
         passed=not refused,
         severity=AssetCheckSeverity.ERROR,
         description=refused_text or None,
-        metadata={"sources_refusees": ", ".join(sorted({r.source for r in refused})) or "aucune"},
+        metadata={"sources_refusees": refused_sources or "aucune"},
     )
     return MaterializeResult(metadata=metadata, check_results=[check])
 
