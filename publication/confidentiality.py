@@ -45,6 +45,10 @@ def suppress(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     flagged = pl.Series(flag, [False] * frame.height)
     hidden: dict[str, pl.Series] = {}
     small = {}
+    dims = spec.get("dimensions")
+    if dims:  # the cells and their relations, once for every group of counts
+        keys = _keys(frame, dims)
+        links = linked_groups(keys, dims, spec.get("linked", {}))
     for group in spec["groups"]:
         is_small = frame.select(
             pl.any_horizontal(
@@ -52,9 +56,8 @@ def suppress(table: str, frame: pl.DataFrame) -> pl.DataFrame:
                 for c in group["counts"]
             )
         ).to_series()
-        if spec.get("dimensions"):
-            links = linked_groups(frame, spec["dimensions"], spec.get("linked", {}))
-            is_small = _secondary(frame, spec["dimensions"], group["counts"][0], is_small, links)
+        if dims:
+            is_small = _secondary(frame, keys, dims, group["counts"][0], is_small, links)
         small[group["counts"][0]] = is_small
     for together in spec.get("same_persons", []):
         any_small = pl.Series([False] * frame.height)
@@ -79,7 +82,7 @@ def _keys(frame: pl.DataFrame, dims: list[str]) -> list[tuple]:
     ]
 
 
-def linked_groups(frame: pl.DataFrame, dims: list[str], linked: dict) -> list[list[tuple]]:
+def linked_groups(keys: list[tuple], dims: list[str], linked: dict) -> list[list[tuple]]:
     """Rows tied by a relation other than a margin, as groups of cell keys.
 
     `linked`: {dimension: the dimension whose values tie rows, sums: [[values…]], same_persons:
@@ -91,7 +94,7 @@ def linked_groups(frame: pl.DataFrame, dims: list[str], linked: dict) -> list[li
     axis = dims.index(linked["dimension"])
     rest = [i for i in range(len(dims)) if i != axis]
     by_rest: dict[tuple, dict[str, tuple]] = {}
-    for key in _keys(frame, dims):
+    for key in keys:
         by_rest.setdefault(tuple(key[i] for i in rest), {})[key[axis]] = key
     groups = []
     for members in by_rest.values():
@@ -104,9 +107,13 @@ def linked_groups(frame: pl.DataFrame, dims: list[str], linked: dict) -> list[li
 
 
 def _secondary(
-    frame: pl.DataFrame, dims: list[str], cost: str, is_small: pl.Series, links: list
+    frame: pl.DataFrame,
+    keys: list[tuple],
+    dims: list[str],
+    cost: str,
+    is_small: pl.Series,
+    links: list,
 ) -> pl.Series:
-    keys = _keys(frame, dims)
     costs = frame.select(_count(cost).fill_null(0)).to_series().to_list()
     cells = dict(zip(keys, costs, strict=True))
     suppressed = protect(

@@ -42,7 +42,7 @@ def _publication(published_root: Path) -> Path:
 def writable_output(path: Path, error: type[Exception] = ExportError) -> Path:
     """`path` if a file can be written there, else a user error in French (the folder must exist:
     a mistyped folder is not created silently)."""
-    folder = path.parent if str(path.parent) else Path.cwd()
+    folder = path.parent
     if path.is_dir():
         raise error(f"{path} est un dossier : donnez un nom de fichier")
     if not folder.is_dir():
@@ -218,11 +218,11 @@ def export_cohorts(published_root: Path, out: Path | None = None, collectivite: 
         known = connection.sql(
             "select distinct collectivite, annee_entree from marts.cohortes_agregees"
         ).pl()
-    _check_selection(set(known["collectivite"]), set(known["annee_entree"]), collectivite, annee)
-    workbook = xlsxwriter.Workbook(str(path))
-    styles = _styles(workbook)
-    header, percent, number = styles["header"], styles["percent"], styles["number"]
-    with duckdb.connect(str(publication / DATABASE), read_only=True) as connection:
+        _check_selection(set(known["collectivite"]), set(known["annee_entree"]), collectivite,
+                         annee)  # fmt: skip
+        workbook = xlsxwriter.Workbook(str(path))
+        styles = _styles(workbook)
+        header, percent, number = styles["header"], styles["percent"], styles["number"]
         for name, sheet_spec in config["sheets"].items():
             rows = connection.sql(f"select * from {sheet_spec['table']}").pl()
             if collectivite is not None:

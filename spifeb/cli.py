@@ -11,7 +11,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from spifeb import pseudonymisation, settings
@@ -49,15 +56,16 @@ def _progress(console: Console) -> Progress:
 
 def _stage_tracker(progress: Progress):
     """A `(stage, done, total)` callback that gives each stage its own bar (total 0: unknown)."""
-    tasks: dict[str, object] = {}
+    tasks: dict[str, TaskID] = {}
+    totals: dict[TaskID, int] = {}
 
     def update(stage: str, done: int, total: int) -> None:
-        for other, task in tasks.items():
-            if other != stage:
-                progress.update(task, completed=progress.tasks[task].total or 1,
-                                total=progress.tasks[task].total or 1)  # fmt: skip
         if stage not in tasks:
+            for task in tasks.values():  # a new stage: the earlier ones are over
+                finished = totals[task] or 1
+                progress.update(task, completed=finished, total=finished)
             tasks[stage] = progress.add_task(stage, total=total or None)
+        totals[tasks[stage]] = total
         progress.update(tasks[stage], completed=done, total=total or None)
 
     return update
